@@ -1,0 +1,3 @@
+//! GloVe (being written).
+pub struct Glove;
+pub struct GloveParams;
