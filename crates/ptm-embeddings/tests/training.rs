@@ -174,3 +174,23 @@ fn a_line_of_100000_words_trains() {
     let model = Word2Vec::train_new(&Corpus::from_files(&[&p]), params).unwrap();
     assert_eq!(model.wv.len(), 50);
 }
+
+#[test]
+fn glove_learns_topics() {
+    use ptm_embeddings::{Glove, GloveParams};
+    let corpus = Corpus::from_sentences(&synthetic_corpus(1000));
+    let params = GloveParams {
+        vector_size: 16,
+        window: 5,
+        min_count: 1,
+        epochs: 30,
+        workers: 2,
+        ..Default::default()
+    };
+    let (model, report) = Glove::train_new(&corpus, params, None).unwrap();
+    // Words co-occur only within their topic: 2 topics x 8 x 8 cells.
+    assert_eq!(report.cooccurrences, 2 * 8 * 8);
+    assert!(report.cost.last().unwrap() < &report.cost[0], "{:?}", report.cost);
+    let kv = model.keyed_vectors();
+    assert!(separation(&kv) > 0.3, "{}", separation(&kv));
+}
