@@ -1,0 +1,259 @@
+//! The building blocks every architecture shares, and the seam for faster kernels.
+//!
+//! Architecture files call only what is here (`Linear`, `LayerNorm`, `Activation`,
+//! `attention`, ...), never candle's fused ops directly. Each block picks a fused
+//! forward-only kernel when no gradient is being tracked, and a composition of
+//! differentiable ops when one is: candle's fused `layer_norm` and `softmax_last_dim`
+//! have no backward pass and silently stop gradients (see shared/design/PERF-NOTES.md).
+//! Faster kernels slot in here without touching the architecture files.
+
+use candle_core::{DType, Module, Result, Tensor, D};
+use candle_nn::{Init, VarBuilder};
+
+/// A dense layer `y = x Wᵀ + b` with the weight stored as PyTorch does, `(out, in)`.
+#[derive(Clone, Debug)]
+pub struct Linear {
+    weight: Tensor,
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Self {
+        Self { weight, bias }
+    }
+
+    /// Loads `weight` (and `bias`) at the builder's path, initialised as PyTorch's
+    /// `nn.Linear` would be if the checkpoint lacks them.
+    pub fn load(in_dim: usize, out_dim: usize, vb: VarBuilder) -> Result<Self> {
+        let bound = 1.0 / (in_dim as f64).sqrt();
+        let init = Init::Uniform {
+            lo: -bound,
+            up: bound,
+        };
+        let weight = vb.get_with_hints((out_dim, in_dim), "weight", init)?;
+        let bias = vb.get_with_hints(out_dim, "bias", init)?;
+        Ok(Self::new(weight, Some(bias)))
+    }
+
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        // (…, in) x (in, out): broadcast the transposed weight over the leading dims so
+        // the product runs as one batched GEMM without copying the weight.
+        let w = match *x.dims() {
+            [b1, b2, _, _] => self.weight.broadcast_left((b1, b2))?.t()?,
+            [b, _, _] => self.weight.broadcast_left(b)?.t()?,
+            _ => self.weight.t()?,
+        };
+        let y = x.matmul(&w)?;
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => Ok(y),
+        }
+    }
+}
+
+/// A lookup table of row vectors.
+#[derive(Clone, Debug)]
+pub struct Embedding {
+    weight: Tensor,
+}
+
+impl Embedding {
+    pub fn load(num: usize, dim: usize, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get_with_hints(
+            (num, dim),
+            "weight",
+            Init::Randn {
+                mean: 0.0,
+                stdev: 0.02,
+            },
+        )?;
+        Ok(Self { weight })
+    }
+
+    /// The table itself, for heads whose decoder is tied to it.
+    pub fn weight(&self) -> &Tensor {
+        &self.weight
+    }
+
+    pub fn num_embeddings(&self) -> usize {
+        self.weight.dim(0).unwrap_or(0)
+    }
+}
+
+impl Module for Embedding {
+    fn forward(&self, ids: &Tensor) -> Result<Tensor> {
+        let mut dims = ids.dims().to_vec();
+        let hidden = self.weight.dim(1)?;
+        dims.push(hidden);
+        self.weight
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape(dims)
+    }
+}
+
+/// Layer normalisation over the last dimension, as `torch.nn.LayerNorm`.
+#[derive(Clone, Debug)]
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    /// Loads `weight` and `bias` (checkpoints with the legacy `gamma`/`beta` names are
+    /// mapped by the weight loader, not here).
+    pub fn load(dim: usize, eps: f64, vb: VarBuilder) -> Result<Self> {
+        let weight = vb.get_with_hints(dim, "weight", Init::Const(1.0))?;
+        let bias = vb.get_with_hints(dim, "bias", Init::Const(0.0))?;
+        Ok(Self { weight, bias, eps })
+    }
+}
+
+impl Module for LayerNorm {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if x.track_op() || self.weight.track_op() {
+            layer_norm_differentiable(x, &self.weight, &self.bias, self.eps)
+        } else {
+            let x = x.contiguous()?;
+            candle_nn::ops::layer_norm(&x, &self.weight, &self.bias, self.eps as f32)
+        }
+    }
+}
+
+/// Layer norm built from ops that all have a backward pass.
+fn layer_norm_differentiable(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    let dtype = x.dtype();
+    let x = x.to_dtype(DType::F32)?;
+    let mean = x.mean_keepdim(D::Minus1)?;
+    let centered = x.broadcast_sub(&mean)?;
+    let var = centered.sqr()?.mean_keepdim(D::Minus1)?;
+    let normed = centered.broadcast_div(&(var + eps)?.sqrt()?)?;
+    normed.to_dtype(dtype)?.broadcast_mul(w)?.broadcast_add(b)
+}
+
+/// Softmax over the last dimension: fused when no gradient is tracked.
+pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
+    if x.track_op() {
+        candle_nn::ops::softmax(x, D::Minus1)
+    } else {
+        candle_nn::ops::softmax_last_dim(&x.contiguous()?)
+    }
+}
+
+/// The activation functions Hugging Face configs name in `hidden_act` / `activation`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Activation {
+    /// Exact GELU, `x Φ(x)` with the error function (`"gelu"`).
+    Gelu,
+    /// The tanh approximation of GELU (`"gelu_new"`, `"gelu_pytorch_tanh"`, `"gelu_fast"`).
+    GeluTanh,
+    Relu,
+    Silu,
+    Tanh,
+}
+
+impl Activation {
+    /// Parses a Hugging Face activation name.
+    pub fn from_hf(name: &str) -> std::result::Result<Self, String> {
+        Ok(match name {
+            "gelu" => Self::Gelu,
+            "gelu_new" | "gelu_pytorch_tanh" | "gelu_fast" => Self::GeluTanh,
+            "relu" => Self::Relu,
+            "silu" | "swish" => Self::Silu,
+            "tanh" => Self::Tanh,
+            other => {
+                return Err(format!(
+                    "unsupported activation '{other}' in config.json; ptm supports gelu, gelu_new, \
+                     gelu_pytorch_tanh, gelu_fast, relu, silu, swish, tanh"
+                ))
+            }
+        })
+    }
+}
+
+impl Module for Activation {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match self {
+            Self::Gelu => x.gelu_erf(),
+            Self::GeluTanh => x.gelu(),
+            Self::Relu => x.relu(),
+            Self::Silu => x.silu(),
+            Self::Tanh => x.tanh(),
+        }
+    }
+}
+
+/// Inverted dropout, active only in training mode.
+#[derive(Clone, Copy, Debug)]
+pub struct Dropout {
+    p: f64,
+}
+
+impl Dropout {
+    pub fn new(p: f64) -> Self {
+        Self { p }
+    }
+
+    pub fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if train && self.p > 0.0 {
+            candle_nn::ops::dropout(x, self.p as f32)
+        } else {
+            Ok(x.clone())
+        }
+    }
+}
+
+/// Turns a `(b, t)` 0/1 attention mask into the additive `(b, 1, 1, t)` bias that
+/// transformers builds: 0 where attended, the dtype's lowest value where masked.
+pub fn additive_attention_mask(mask: &Tensor, dtype: DType) -> Result<Tensor> {
+    let (b, t) = mask.dims2()?;
+    let min = match dtype {
+        DType::F16 => -65504.0,
+        DType::BF16 => -3.3895e38,
+        _ => f32::MIN as f64,
+    };
+    mask.to_dtype(DType::F32)?
+        .affine(-1.0, 1.0)?
+        .affine(min, 0.0)?
+        .to_dtype(dtype)?
+        .reshape((b, 1, 1, t))
+}
+
+/// Splits `(b, t, heads·d)` into `(b, heads, t, d)`.
+pub fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
+    let (b, t, hidden) = x.dims3()?;
+    x.reshape((b, t, heads, hidden / heads))?
+        .transpose(1, 2)?
+        .contiguous()
+}
+
+/// Merges `(b, heads, t, d)` back into `(b, t, heads·d)`.
+pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
+    let (b, h, t, d) = x.dims4()?;
+    x.transpose(1, 2)?.contiguous()?.reshape((b, t, h * d))
+}
+
+/// Scaled dot-product attention with an additive mask.
+///
+/// `q`, `k`, `v`: `(b, heads, t, d)`; `mask`: `(b, 1, 1, t)` additive. Returns `(b, heads, t, d)`.
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    dropout: Dropout,
+    train: bool,
+) -> Result<Tensor> {
+    let d = q.dim(D::Minus1)?;
+    let scale = 1.0 / (d as f64).sqrt();
+    let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?; // (b, h, t, t)
+    let probs = softmax_last_dim(&scores)?;
+    let probs = dropout.forward_t(&probs, train)?;
+    probs.matmul(v)
+}
