@@ -268,7 +268,9 @@ struct HubRepo {
     /// `<cache>/models--org--name`.
     repo_dir: PathBuf,
     offline: bool,
+    #[cfg_attr(not(feature = "hub"), allow(dead_code))]
     token: Option<String>,
+    #[cfg_attr(not(feature = "hub"), allow(dead_code))]
     endpoint: Option<String>,
     #[cfg(feature = "hub")]
     api: std::sync::Arc<std::sync::OnceLock<hf_hub::api::sync::Api>>,
@@ -703,7 +705,8 @@ mod tests {
 
     #[test]
     fn cache_dir_precedence() {
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        type Env<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Env, Option<&str>)] = &[
             (&[], None),
             (&[("HOME", "/h")], Some("/h/.cache/huggingface/hub")),
             (
