@@ -125,7 +125,11 @@ fn offline_repo_not_in_cache() {
     let message = ModelRepo::resolve("org/absent", &offline(&cache))
         .unwrap_err()
         .to_string();
-    for expected in ["org/absent", "not in the Hugging Face cache", "local folder"] {
+    for expected in [
+        "org/absent",
+        "not in the Hugging Face cache",
+        "local folder",
+    ] {
         assert!(message.contains(expected), "{expected:?} not in: {message}");
     }
 }
