@@ -127,14 +127,17 @@ pub struct AlbertModel {
 
 impl AlbertModel {
     pub fn load(cfg: &AlbertConfig, with_pooler: Option<bool>, vb: VarBuilder) -> Result<Self> {
-        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads) {
+        if cfg.num_attention_heads == 0 || !cfg.hidden_size.is_multiple_of(cfg.num_attention_heads)
+        {
             candle_core::bail!(
                 "hidden_size {} is not a multiple of num_attention_heads {} in config.json",
                 cfg.hidden_size,
                 cfg.num_attention_heads
             );
         }
-        if cfg.num_hidden_groups == 0 || !cfg.num_hidden_layers.is_multiple_of(cfg.num_hidden_groups) {
+        if cfg.num_hidden_groups == 0
+            || !cfg.num_hidden_layers.is_multiple_of(cfg.num_hidden_groups)
+        {
             candle_core::bail!(
                 "num_hidden_layers {} is not a multiple of num_hidden_groups {} in config.json",
                 cfg.num_hidden_layers,

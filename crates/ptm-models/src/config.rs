@@ -124,6 +124,16 @@ impl ModelConfig {
         }
     }
 
+    /// Whether the model takes segment ids (`token_type_ids`). RoBERTa-style models and
+    /// DistilBERT do not: transformers never passes them, so neither does ptm.
+    pub fn uses_token_type_ids(&self) -> bool {
+        match &self.arch {
+            ArchConfig::Bert(c) => c.flavour() == crate::bert::Flavour::Bert,
+            ArchConfig::DistilBert(_) => false,
+            ArchConfig::Albert(_) | ArchConfig::Electra(_) => true,
+        }
+    }
+
     pub fn hidden_size(&self) -> usize {
         match &self.arch {
             ArchConfig::Bert(c) => c.hidden_size,

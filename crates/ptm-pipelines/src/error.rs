@@ -68,6 +68,18 @@ pub enum Error {
     /// Encoding or decoding failed, or the encoding options are inconsistent.
     #[error("tokenization failed: {0}")]
     Tokenize(String),
+
+    /// Loading or running the model failed.
+    #[error(transparent)]
+    Model(#[from] ptm_models::Error),
+
+    /// A tensor operation failed while running a pipeline.
+    #[error("model run failed: {0}")]
+    Candle(#[from] candle_core::Error),
+
+    /// One input (or an option) cannot be processed; the message says why and what to do.
+    #[error("{0}")]
+    Input(String),
 }
 
 /// `Result` with the crate's [`Error`].

@@ -11,4 +11,9 @@
 
 pub mod error;
 pub mod hub;
+pub mod loading;
+pub mod pipelines;
 pub mod tokenizer;
+
+pub use loading::{LoadedModel, ModelOptions};
+pub use pipelines::{pipeline, Pipeline, PipelineInput, PipelineOptions, PipelineTask};
