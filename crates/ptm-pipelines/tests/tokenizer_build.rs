@@ -533,3 +533,172 @@ fn invalid_files_are_named() {
         "{message}"
     );
 }
+
+/// The committed parity fixtures (`tests/fixtures`, written by scripts/fixtures/make_fixtures.py).
+fn fixtures() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
+}
+
+/// The int64 tensors of a safetensors file, read by hand (its header is JSON).
+fn read_i64_tensors(path: &Path) -> std::collections::HashMap<String, (Vec<usize>, Vec<i64>)> {
+    let bytes = fs::read(path).unwrap();
+    let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + header_len]).unwrap();
+    let data = &bytes[8 + header_len..];
+    let mut tensors = std::collections::HashMap::new();
+    for (name, info) in header.as_object().unwrap() {
+        if info.get("dtype").and_then(|d| d.as_str()) != Some("I64") {
+            continue;
+        }
+        let shape: Vec<usize> = serde_json::from_value(info["shape"].clone()).unwrap();
+        let [start, end]: [usize; 2] =
+            serde_json::from_value(info["data_offsets"].clone()).unwrap();
+        let values = data[start..end]
+            .chunks_exact(8)
+            .map(|c| i64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        tensors.insert(name.clone(), (shape, values));
+    }
+    tensors
+}
+
+/// Compares one encoded batch with transformers' padded `input_ids` / `token_type_ids`.
+fn check_batch(model: &str, prefix: &str, tok: &Tokenizer, inputs: &[TextInput]) {
+    let reference = read_i64_tensors(&fixtures().join(format!("reference/{model}.safetensors")));
+    let options = EncodeOptions {
+        truncation: TruncationStrategy::LongestFirst,
+        ..EncodeOptions::default()
+    };
+    let encodings = tok.encode_batch(inputs, &options).unwrap();
+    let (shape, ids) = &reference[&format!("{prefix}input_ids")];
+    let (_, mask) = &reference[&format!("{prefix}attention_mask")];
+    let types = reference.get(&format!("{prefix}token_type_ids"));
+    let t = shape[1];
+    for (row, e) in encodings.iter().enumerate() {
+        let len = mask[row * t..(row + 1) * t]
+            .iter()
+            .filter(|&&m| m == 1)
+            .count();
+        let expected: Vec<u32> = ids[row * t..row * t + len]
+            .iter()
+            .map(|&i| i as u32)
+            .collect();
+        assert_eq!(
+            e.ids, expected,
+            "{model} {prefix}row {row}: {:?}",
+            inputs[row]
+        );
+        if let Some((_, types)) = types {
+            let expected: Vec<u32> = types[row * t..row * t + len]
+                .iter()
+                .map(|&i| i as u32)
+                .collect();
+            assert_eq!(
+                e.type_ids, expected,
+                "{model} {prefix}token types row {row}"
+            );
+        }
+    }
+}
+
+fn reference_inputs() -> (Vec<TextInput>, Vec<TextInput>) {
+    let text = fs::read_to_string(fixtures().join("reference/inputs.json")).unwrap();
+    let inputs: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let texts = inputs["texts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| TextInput::from(t.as_str().unwrap()))
+        .collect();
+    let pairs = inputs["pairs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| TextInput::from((p[0].as_str().unwrap(), p[1].as_str().unwrap())))
+        .collect();
+    (texts, pairs)
+}
+
+#[test]
+fn fixture_tokenizers_match_transformers_ids() {
+    let (texts, pairs) = reference_inputs();
+    let mut checked = 0;
+    for entry in fs::read_dir(fixtures().join("models")).unwrap() {
+        let dir = entry.unwrap().path();
+        let model = dir.file_name().unwrap().to_str().unwrap().to_string();
+        if !fixtures()
+            .join(format!("reference/{model}.safetensors"))
+            .exists()
+        {
+            continue;
+        }
+        let tok = Tokenizer::from_dir(&dir).unwrap_or_else(|e| panic!("{model}: {e}"));
+        assert_eq!(tok.model_max_length(), Some(64), "{model}");
+        check_batch(&model, "", &tok, &texts);
+        if [
+            "bert-base",
+            "bert-seqcls",
+            "bert-vocab-only",
+            "roberta-base",
+        ]
+        .contains(&model.as_str())
+        {
+            check_batch(&model, "pair_", &tok, &pairs);
+        }
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} fixture models found");
+}
+
+/// The tokenizer built from vocab files equals the one transformers saved as tokenizer.json, on
+/// ids, offsets and word ids (offsets are what pipelines report).
+#[test]
+fn built_from_vocab_equals_tokenizer_json() {
+    let (mut inputs, pairs) = reference_inputs();
+    inputs.extend(pairs);
+    inputs.push("Hello [MASK] world, ÉCOLE naïve 北京 <mask> don't".into());
+    for (model, files) in [
+        (
+            "bert-base",
+            &[
+                "vocab.txt",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+                "config.json",
+            ][..],
+        ),
+        (
+            "roberta-base",
+            &[
+                "vocab.json",
+                "merges.txt",
+                "tokenizer_config.json",
+                "special_tokens_map.json",
+                "config.json",
+            ][..],
+        ),
+    ] {
+        let source = fixtures().join("models").join(model);
+        let built_dir = tempfile::tempdir().unwrap();
+        for file in files {
+            fs::copy(source.join(file), built_dir.path().join(file)).unwrap();
+        }
+        let saved = Tokenizer::from_dir(&source).unwrap();
+        let built = Tokenizer::from_dir(built_dir.path()).unwrap();
+        let a = saved.encode_batch(&inputs, &opts()).unwrap();
+        let b = built.encode_batch(&inputs, &opts()).unwrap();
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert_eq!(a.ids, b.ids, "{model} input {i}");
+            assert_eq!(a.offsets, b.offsets, "{model} input {i}");
+            assert_eq!(a.word_ids, b.word_ids, "{model} input {i}");
+            assert_eq!(a.type_ids, b.type_ids, "{model} input {i}");
+        }
+        assert_eq!(saved.special_tokens(), built.special_tokens(), "{model}");
+        assert_eq!(saved.vocab_size(), built.vocab_size(), "{model}");
+        let ids = &a[1].ids;
+        assert_eq!(
+            saved.decode(ids, true).unwrap(),
+            built.decode(ids, true).unwrap()
+        );
+    }
+}
