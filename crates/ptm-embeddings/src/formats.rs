@@ -396,18 +396,68 @@ pub fn push_numpy_f32(out: &mut String, v: f32) {
         out.push_str(if v > 0.0 { "inf" } else { "-inf" });
         return;
     }
-    let a = (v as f64).abs();
-    if v == 0.0 || (1e-4..1e6).contains(&a) {
-        // Debug prints the shortest round-trip digits and keeps a ".0" on integers; in this
-        // range it never switches to exponent notation.
-        let _ = write!(out, "{v:?}");
-    } else {
-        let s = format!("{v:e}");
-        let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
-        let exp: i32 = exp.parse().unwrap_or(0);
-        let sign = if exp < 0 { '-' } else { '+' };
-        let _ = write!(out, "{mant}e{sign}{:02}", exp.abs());
+    if v.is_sign_negative() {
+        out.push('-');
     }
+    if v == 0.0 {
+        out.push_str("0.0");
+        return;
+    }
+    let (digits, exp) = shortest_digits(v.abs());
+    let a = v.abs() as f64;
+    if (1e-4..1e6).contains(&a) {
+        if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                out.extend(std::iter::repeat_n('0', int_len - digits.len()));
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        } else {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+            out.push_str(&digits);
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        let sign = if exp < 0 { '-' } else { '+' };
+        let _ = write!(out, "e{sign}{:02}", exp.abs());
+    }
+}
+
+/// The shortest decimal digits that read back to `v` (> 0) and the decimal exponent of the first.
+/// When two such digit strings are equally close to `v`, numpy (Dragon4) takes the one ending in
+/// an even digit, while Rust's formatter takes the larger: such ties are resolved numpy's way.
+fn shortest_digits(v: f32) -> (String, i32) {
+    let s = format!("{v:e}");
+    let (mant, exp) = s.split_once('e').unwrap_or((&s, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let mut digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let k = digits.len();
+    let last = digits.as_bytes()[k - 1] - b'0';
+    if last % 2 == 1 {
+        // The exact binary value, in decimal (Rust's fixed-precision formatting is exact).
+        let exact = format!("{:.60e}", v as f64);
+        let exact_digits: String = exact.split_once('e').map_or("", |x| x.0).chars().filter(|c| c.is_ascii_digit()).collect();
+        let mut lower = digits.clone().into_bytes();
+        lower[k - 1] -= 1;
+        let tie = exact_digits.len() > k
+            && exact_digits.as_bytes()[..k] == lower[..]
+            && exact_digits.as_bytes()[k] == b'5'
+            && exact_digits.as_bytes()[k + 1..].iter().all(|&c| c == b'0');
+        if tie {
+            digits = String::from_utf8(lower).unwrap_or(digits);
+        }
+    }
+    (digits, exp)
 }
 
 /// A fastText `.bin` model (format version 12): hyper-parameters, the dictionary with counts,
@@ -733,6 +783,11 @@ mod tests {
             (-0.0, "-0.0"),
             (1e-45, "1e-45"),
             (3.4e38, "3.4e+38"),
+            // A tie: 0.0361328125 is exactly halfway between the two shortest candidates.
+            (0.0361328125, "0.036132812"),
+            (999999.94, "999999.94"),
+            (12.0, "12.0"),
+            (100.5, "100.5"),
         ];
         for &(v, want) in cases {
             let mut s = String::new();

@@ -74,11 +74,33 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
         tail += x * y;
     }
-    let mut s = 0f32;
-    for v in acc {
-        s += v;
+    // Pairwise reduction: 16 -> 8 -> 4 -> 2 -> 1 lanes, which LLVM turns into a few shuffles.
+    let mut width = LANES / 2;
+    while width > 0 {
+        for l in 0..width {
+            acc[l] += acc[l + width];
+        }
+        width /= 2;
     }
-    s + tail
+    acc[0] + tail
+}
+
+/// Asks the CPU to start loading a row into cache. Negative sampling reads rows at random, and
+/// issuing all the loads of one training step before using any of them lets them overlap.
+#[inline(always)]
+pub(crate) fn prefetch_row(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let mut off = 0;
+        while off < row.len() {
+            // SAFETY: prefetching is a hint with no memory effect; the address is inside `row`.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().add(off) as *const i8) };
+            off += 16; // one 64-byte cache line of f32
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
 
 /// `y += a * x`.

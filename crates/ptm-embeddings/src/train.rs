@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use crate::corpus::{Corpus, SentenceStream};
 use crate::error::{EmbeddingsError, Result};
-use crate::kernels::{axpy, dot, scale, Lcg, SharedMatrix, SigmoidTable, MAX_EXP};
+use crate::kernels::{axpy, dot, prefetch_row, scale, Lcg, SharedMatrix, SigmoidTable, MAX_EXP};
 use crate::vocab::{CumTable, Huffman, Vocab};
 
 /// Raw corpus words per job (gensim's `MAX_WORDS_IN_BATCH`); the learning rate is updated per job.
@@ -226,6 +226,8 @@ struct Worker {
     reduced: Vec<u32>,
     neu1: Vec<f32>,
     neu1e: Vec<f32>,
+    /// The output rows of one negative-sampling step: the target, then the drawn negatives.
+    targets: Vec<u32>,
 }
 
 impl Worker {
@@ -236,6 +238,7 @@ impl Worker {
             reduced: Vec::new(),
             neu1: Vec::new(),
             neu1e: Vec::new(),
+            targets: Vec::new(),
         }
     }
 
@@ -308,6 +311,7 @@ fn output_step(
     sig: &SigmoidTable,
     alpha: f32,
     rng: &mut Lcg,
+    targets: &mut Vec<u32>,
 ) {
     if setup.hs {
         if let (Some(h), Some(syn1)) = (&setup.huffman, weights.syn1) {
@@ -327,16 +331,21 @@ fn output_step(
     }
     if setup.negative > 0 {
         if let (Some(cum), Some(syn1neg)) = (&setup.cum, weights.syn1neg) {
-            for d in 0..=setup.negative {
-                let (t, label) = if d == 0 {
-                    (target, 1.0f32)
-                } else {
-                    let t = cum.sample(&mut rng.0);
-                    if t == target {
-                        continue;
-                    }
-                    (t, 0.0f32)
-                };
+            // Draw every negative first and prefetch all rows, so their cache misses overlap.
+            targets.clear();
+            targets.push(target);
+            for _ in 0..setup.negative {
+                let t = cum.sample(&mut rng.0);
+                if t != target {
+                    targets.push(t);
+                }
+            }
+            for &t in targets.iter() {
+                // SAFETY: `t` is a vocabulary index and syn1neg has one row per word.
+                prefetch_row(unsafe { syn1neg.row(t as usize) });
+            }
+            for (d, &t) in targets.iter().enumerate() {
+                let label = if d == 0 { 1.0f32 } else { 0.0f32 };
                 // SAFETY: `t` is a vocabulary index and syn1neg has one row per word; Hogwild! race.
                 let row = unsafe { syn1neg.row(t as usize) };
                 let f = dot(l1, row);
@@ -367,7 +376,7 @@ fn train_sentence_sg(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &Sig
                     w.neu1e.fill(0.0);
                     // SAFETY: sentence words are vocabulary indices < input.rows; Hogwild! race.
                     let l1 = unsafe { input.row(w.sentence[j] as usize) };
-                    output_step(l1, &mut w.neu1e, w.sentence[i], setup, weights, sig, alpha, &mut w.rng);
+                    output_step(l1, &mut w.neu1e, w.sentence[i], setup, weights, sig, alpha, &mut w.rng, &mut w.targets);
                     axpy(1.0, &w.neu1e, l1);
                 }
             }
@@ -382,7 +391,7 @@ fn train_sentence_sg(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &Sig
                     if j == i {
                         continue;
                     }
-                    output_step(&w.neu1, &mut w.neu1e, w.sentence[j], setup, weights, sig, alpha, &mut w.rng);
+                    output_step(&w.neu1, &mut w.neu1e, w.sentence[j], setup, weights, sig, alpha, &mut w.rng, &mut w.targets);
                 }
                 for &r in rows {
                     // SAFETY: subword rows are < vocab + bucket = input.rows; Hogwild! race.
@@ -422,7 +431,7 @@ fn train_sentence_cbow(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &S
             scale(inv, &mut w.neu1);
         }
         w.neu1e.fill(0.0);
-        output_step(&w.neu1, &mut w.neu1e, w.sentence[i], setup, weights, sig, alpha, &mut w.rng);
+        output_step(&w.neu1, &mut w.neu1e, w.sentence[i], setup, weights, sig, alpha, &mut w.rng, &mut w.targets);
         if setup.cbow_mean {
             // gensim divides the error among the averaged inputs.
             scale(inv, &mut w.neu1e);

@@ -306,11 +306,12 @@ impl CumTable {
         (lo + self.cum[lo..hi].partition_point(|&x| x < r)) as u32
     }
 
-    /// Draws a word from a 48-bit LCG state as gensim's `fast_sentence_*_neg` does.
+    /// Draws a word from a 48-bit LCG state. gensim takes `(state >> 16) % cum[-1]`; taking 31
+    /// bits of the state directly gives the same distribution (the domain is 2^31 - 1) without
+    /// a 64-bit division in the innermost loop.
     #[inline]
     pub fn sample(&self, next_random: &mut u64) -> u32 {
-        let last = *self.cum.last().unwrap_or(&1).max(&1);
-        let r = ((*next_random >> 16) % last as u64) as u32;
+        let r = ((*next_random >> 16) & 0x7FFF_FFFF) as u32;
         *next_random = next_random.wrapping_mul(25_214_903_917).wrapping_add(11) & 0xFFFF_FFFF_FFFF;
         self.bisect(r)
     }
