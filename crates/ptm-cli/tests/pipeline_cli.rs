@@ -1,0 +1,252 @@
+//! The `ptm pipeline` command-line contract: one JSON line per input in order, errors
+//! on their own line with exit status 1, usage errors with exit status 2, logs on stderr.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+fn model(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures/models")
+        .join(name)
+}
+
+fn ptm(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ptm"))
+        .args(args)
+        .env("HF_HUB_OFFLINE", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stdin.take().unwrap();
+    pipe.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(pipe);
+    child.wait_with_output().unwrap()
+}
+
+fn lines(out: &Output) -> Vec<Value> {
+    String::from_utf8(out.stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+#[test]
+fn text_arguments_give_one_json_line_each_in_order() {
+    let m = model("bert-seqcls");
+    let out = ptm(
+        &[
+            "pipeline",
+            "sentiment-analysis",
+            "--model",
+            m.to_str().unwrap(),
+            "--top-k",
+            "all",
+            "one",
+            "two",
+            "",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = lines(&out);
+    assert_eq!(v.len(), 3);
+    for row in &v {
+        let labels: Vec<&str> = row
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["label"].as_str().unwrap())
+            .collect();
+        assert_eq!(labels.len(), 3);
+        assert!(labels.contains(&"POSITIVE"));
+    }
+}
+
+#[test]
+fn stdin_lines_may_be_json_and_a_bad_line_errors_alone() {
+    let m = model("bert-qa");
+    let input = b"{\"question\": \"Where does Alice live?\", \"context\": \"Alice lives in Berlin.\"}\n{not json\n{\"question\": \"Who?\", \"context\": \"Bob.\"}\n";
+    let out = ptm(
+        &[
+            "pipeline",
+            "question-answering",
+            "--model",
+            m.to_str().unwrap(),
+        ],
+        Some(input),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = lines(&out);
+    assert_eq!(v.len(), 3);
+    assert!(v[0]["answer"].is_string(), "{}", v[0]);
+    assert!(v[1]["error"].as_str().unwrap().contains("JSON"), "{}", v[1]);
+    assert!(v[2]["answer"].is_string(), "{}", v[2]);
+}
+
+#[test]
+fn invalid_utf8_on_stdin_is_reported_for_that_line() {
+    let m = model("bert-mlm");
+    let out = ptm(
+        &[
+            "pipeline",
+            "fill-mask",
+            "--model",
+            m.to_str().unwrap(),
+            "--top-k",
+            "2",
+        ],
+        Some(b"the [MASK] sat.\n\xff\xfe bad\nno mask\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v = lines(&out);
+    assert_eq!(v.len(), 3);
+    assert_eq!(v[0].as_array().unwrap().len(), 2);
+    assert!(
+        v[1]["error"].as_str().unwrap().contains("UTF-8"),
+        "{}",
+        v[1]
+    );
+    assert!(
+        v[2]["error"].as_str().unwrap().contains("[MASK]"),
+        "{}",
+        v[2]
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let m = model("bert-base");
+    for args in [
+        vec!["pipeline", "summarize", "--model", m.to_str().unwrap(), "x"],
+        vec![
+            "pipeline",
+            "feature-extraction",
+            "--model",
+            m.to_str().unwrap(),
+            "--pooling",
+            "median",
+            "x",
+        ],
+        vec![
+            "pipeline",
+            "sentence-similarity",
+            "--model",
+            m.to_str().unwrap(),
+            "x",
+        ],
+        vec!["pipeline", "feature-extraction", "--device", "tpu", "x"],
+        vec!["pipeline", "--no-such-flag"],
+    ] {
+        let out = ptm(&args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.stdout.is_empty(), "{args:?} wrote to stdout");
+    }
+}
+
+#[test]
+fn a_missing_model_in_offline_mode_names_the_file_and_what_to_do() {
+    let out = ptm(
+        &[
+            "pipeline",
+            "feature-extraction",
+            "--model",
+            "no-such-org/no-such-model",
+            "x",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-org/no-such-model"), "{err}");
+    assert!(err.contains("offline") || err.contains("cache"), "{err}");
+}
+
+#[test]
+fn pooled_feature_extraction_gives_one_vector_per_input() {
+    let m = model("st-minilm");
+    let out = ptm(
+        &[
+            "pipeline",
+            "feature-extraction",
+            "--model",
+            m.to_str().unwrap(),
+            "a cat",
+            "a dog",
+        ],
+        None,
+    );
+    assert!(out.status.success());
+    let v = lines(&out);
+    assert_eq!(v.len(), 2);
+    let norm: f64 = v[0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap().powi(2))
+        .sum();
+    assert!(
+        (norm - 1.0).abs() < 1e-5,
+        "sentence-transformers Normalize applies by default"
+    );
+}
+
+#[test]
+fn zero_shot_and_ner_run_from_the_command_line() {
+    let nli = model("bert-nli");
+    let out = ptm(
+        &[
+            "pipeline",
+            "zero-shot-classification",
+            "--model",
+            nli.to_str().unwrap(),
+            "--candidate-labels",
+            "sports,politics",
+            "The match ended in a draw.",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = lines(&out);
+    assert_eq!(v[0]["labels"].as_array().unwrap().len(), 2);
+
+    let ner = model("bert-tokcls");
+    let out = ptm(
+        &[
+            "pipeline",
+            "ner",
+            "--model",
+            ner.to_str().unwrap(),
+            "--aggregation-strategy",
+            "simple",
+            "--ignore-labels",
+            "",
+            "Alice lives in Paris.",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(lines(&out)[0].as_array().is_some());
+}
