@@ -9,12 +9,18 @@ mod embeddings;
 mod pipeline;
 
 #[derive(Parser)]
-#[command(name = "ptm", version, about = "Pre-trained language models: run, embed, train")]
+#[command(
+    name = "ptm",
+    version,
+    about = "Pre-trained language models: run, embed, train"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
+// Parsed once per process: the size of the variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a task pipeline (text-classification, fill-mask, ...) on a Hugging Face checkpoint.
