@@ -97,9 +97,15 @@ pub struct Args {
     #[arg(long, value_delimiter = ',')]
     pub ignore_labels: Option<Vec<String>>,
 
-    /// Overlap, in tokens, of the windows a long text is split into (token-classification).
+    /// Overlap, in tokens, of the windows a long text is read in (token-classification with
+    /// an aggregation strategy; default a quarter of the model's maximum).
     #[arg(long)]
     pub stride: Option<usize>,
+
+    /// Cut long texts to the model's maximum instead of reading them in windows
+    /// (token-classification; what transformers does without a stride).
+    #[arg(long)]
+    pub truncate: bool,
 
     /// Overlap of the context windows (question-answering, default 128).
     #[arg(long)]
@@ -301,6 +307,7 @@ fn set_task_extras(o: &mut PipelineOptions, a: &Args) -> anyhow::Result<()> {
         o.token_classification.ignore_labels = labels.clone();
     }
     o.token_classification.stride = a.stride;
+    o.token_classification.truncate = a.truncate;
     let qa = &mut o.question_answering;
     qa.doc_stride = a.doc_stride;
     qa.max_seq_len = a.max_seq_len;

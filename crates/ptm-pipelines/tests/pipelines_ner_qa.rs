@@ -39,7 +39,11 @@ fn usize_of(v: &Value) -> Option<usize> {
 
 /// transformers' keyword arguments of `TokenClassificationPipeline`, as ptm options.
 fn ner_options(kwargs: &Value) -> PipelineOptions {
-    let mut o = token_classification::Options::default();
+    // Without a stride transformers truncates long texts; ptm would read them whole.
+    let mut o = token_classification::Options {
+        truncate: kwargs.get("stride").is_none(),
+        ..Default::default()
+    };
     for (key, value) in kwargs.as_object().unwrap() {
         match key.as_str() {
             "aggregation_strategy" => {
@@ -297,6 +301,7 @@ fn token_classification_with_stride_reads_the_whole_text() {
         stride: Some(16),
         aggregation_strategy: AggregationStrategy::Simple,
         ignore_labels: vec![],
+        truncate: false,
     })
     .unwrap();
     let text = "Alice lives in Berlin near the river with her cat. ".repeat(12);
@@ -305,6 +310,25 @@ fn token_classification_with_stride_reads_the_whole_text() {
     let last_end = groups.last().unwrap()["end"].as_u64().unwrap() as usize;
     // Nothing ignored, so the groups reach the end of the text (its last '.').
     assert_eq!(last_end, text.trim_end().chars().count(), "{groups:?}");
+}
+
+#[test]
+fn token_classification_reads_long_texts_whole_by_default_and_truncates_on_request() {
+    let text = "Alice lives in Berlin near the river with her cat. ".repeat(12);
+    let last_end = |truncate: bool| {
+        let p = ner(token_classification::Options {
+            aggregation_strategy: AggregationStrategy::First,
+            ignore_labels: vec![],
+            truncate,
+            ..Default::default()
+        })
+        .unwrap();
+        let out = p.run_json(&[PipelineInput::Text(text.clone())]);
+        let groups = out[0].as_ref().unwrap().as_array().unwrap().clone();
+        groups.last().unwrap()["end"].as_u64().unwrap() as usize
+    };
+    assert_eq!(last_end(false), text.trim_end().chars().count());
+    assert!(last_end(true) < text.chars().count() / 2);
 }
 
 #[test]

@@ -10,9 +10,11 @@
 //! decode of ids, so byte-level BPE shows `\u{fffd}` for a character split across tokens exactly
 //! as transformers does.
 //!
-//! Long texts: without `stride` the text is truncated to the model's maximum, as transformers
-//! does (its output is the contract; the truncation is reported on stderr with a hint to pass a
-//! stride). With `stride` the whole text is read in overlapping windows.
+//! Long texts are read whole, in overlapping windows (`stride` tokens shared; by default a
+//! quarter of the model's maximum), whenever an aggregation strategy lets the windows be
+//! merged. transformers instead truncates when no stride is given: `truncate: true` does the
+//! same (the parity tests use it), and so does aggregation `none`, which cannot merge windows;
+//! both report the cut on stderr.
 
 use serde_json::{json, Value};
 use tokenizers::models::ModelWrapper;
@@ -62,9 +64,12 @@ pub struct Options {
     pub aggregation_strategy: AggregationStrategy,
     /// Labels (or entity groups) left out of the output.
     pub ignore_labels: Vec<String>,
-    /// Tokens shared by consecutive windows over a long text. `None`: truncate to the model's
-    /// maximum, as transformers does. Needs an aggregation strategy other than `none`.
+    /// Tokens shared by consecutive windows over a long text. `None`: a quarter of the
+    /// model's maximum. Windows need an aggregation strategy other than `none`.
     pub stride: Option<usize>,
+    /// Cut long texts to the model's maximum instead of reading them in windows: what
+    /// transformers does when no stride is given.
+    pub truncate: bool,
 }
 
 impl Default for Options {
@@ -73,6 +78,7 @@ impl Default for Options {
             aggregation_strategy: AggregationStrategy::None,
             ignore_labels: vec!["O".to_string()],
             stride: None,
+            truncate: false,
         }
     }
 }
@@ -143,6 +149,8 @@ pub struct TokenClassification {
     model: LoadedModel,
     options: Options,
     max_length: usize,
+    /// The stride of the windows over long texts; `None` when long texts are truncated.
+    window_stride: Option<usize>,
     /// WordPiece (`##`) and BPE with a continuing-subword prefix know which tokens continue a
     /// word; other tokenizers fall back on transformers' whitespace heuristic.
     word_aware: bool,
@@ -166,6 +174,12 @@ impl TokenClassification {
                 )));
             }
         }
+        let window_stride =
+            if options.truncate || options.aggregation_strategy == AggregationStrategy::None {
+                None
+            } else {
+                Some(options.stride.unwrap_or(max_length / 4))
+            };
         let word_aware = match model.tokenizer.inner().get_model() {
             ModelWrapper::WordPiece(wp) => !wp.continuing_subword_prefix.is_empty(),
             ModelWrapper::BPE(bpe) => bpe
@@ -178,6 +192,7 @@ impl TokenClassification {
             model,
             options,
             max_length,
+            window_stride,
             word_aware,
         })
     }
@@ -226,7 +241,7 @@ impl TokenClassification {
         let options = EncodeOptions {
             max_length: Some(self.max_length),
             truncation: TruncationStrategy::LongestFirst,
-            stride: self.options.stride.unwrap_or(0),
+            stride: self.window_stride.unwrap_or(0),
             return_overflowing: true,
             ..Default::default()
         };
@@ -241,7 +256,7 @@ impl TokenClassification {
         for mut encoding in encodings {
             let overflowing = std::mem::take(&mut encoding.overflowing);
             let mut w = vec![encoding];
-            if self.options.stride.is_some() {
+            if self.window_stride.is_some() {
                 w.extend(overflowing);
             } else if !overflowing.is_empty() {
                 cut += 1;
@@ -250,8 +265,8 @@ impl TokenClassification {
         }
         if cut > 0 {
             warn(&format!(
-                "{cut} text(s) longer than {} tokens were truncated, as transformers does; pass a \
-                 stride (with an aggregation strategy) to read the whole text in windows",
+                "{cut} text(s) longer than {} tokens were truncated; use an aggregation strategy \
+                 (simple, first, average or max) without truncate to read the whole text in windows",
                 self.max_length
             ));
         }
