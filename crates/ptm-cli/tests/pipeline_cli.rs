@@ -250,3 +250,49 @@ fn zero_shot_and_ner_run_from_the_command_line() {
     );
     assert!(lines(&out)[0].as_array().is_some());
 }
+
+#[test]
+fn a_hub_id_resolves_through_a_fake_cache_offline() {
+    let cache = tempfile::tempdir().unwrap();
+    let hash = "0123456789abcdef0123456789abcdef01234567";
+    let repo = cache.path().join("models--test-org--tiny-bert");
+    let snapshot = repo.join("snapshots").join(hash);
+    std::fs::create_dir_all(&snapshot).unwrap();
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), hash).unwrap();
+    for entry in std::fs::read_dir(model("bert-seqcls")).unwrap() {
+        let p = entry.unwrap().path();
+        std::fs::copy(&p, snapshot.join(p.file_name().unwrap())).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ptm"))
+        .args([
+            "pipeline",
+            "text-classification",
+            "--model",
+            "test-org/tiny-bert",
+            "--offline",
+            "great film",
+        ])
+        .env("HF_HUB_CACHE", cache.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let direct = ptm(
+        &[
+            "pipeline",
+            "text-classification",
+            "--model",
+            model("bert-seqcls").to_str().unwrap(),
+            "great film",
+        ],
+        None,
+    );
+    assert_eq!(
+        out.stdout, direct.stdout,
+        "same answer from the cache as from the folder"
+    );
+}

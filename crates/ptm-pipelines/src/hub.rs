@@ -377,10 +377,15 @@ impl ModelRepo {
 
     /// Like [`ModelRepo::get`], but a missing file is an error naming it and the repository.
     pub fn require(&self, filename: &str) -> Result<PathBuf> {
-        self.get(filename)?.ok_or_else(|| Error::MissingFile {
-            location: self.describe(),
-            file: filename.to_string(),
-            hint: String::new(),
+        self.get(filename)?.ok_or_else(|| match &self.source {
+            Source::Hub(repo) if repo.offline && !repo.known_absent(filename) => {
+                repo.not_cached(filename)
+            }
+            _ => Error::MissingFile {
+                location: self.describe(),
+                file: filename.to_string(),
+                hint: String::new(),
+            },
         })
     }
 
@@ -483,6 +488,30 @@ impl HubRepo {
         }
     }
 
+    /// Whether the Hub said `filename` does not exist (huggingface_hub's `.no_exist` marker).
+    fn known_absent(&self, filename: &str) -> bool {
+        self.commit().is_some_and(|commit| {
+            self.repo_dir
+                .join(".no_exist")
+                .join(commit)
+                .join(filename)
+                .exists()
+        })
+    }
+
+    /// Why `filename` cannot be had offline, and what to do.
+    fn not_cached(&self, filename: &str) -> Error {
+        Error::NotCached(format!(
+            "'{filename}' of model '{}' (revision {}) is not in the Hugging Face cache at \
+             '{}' and {}; run once without --offline / HF_HUB_OFFLINE to download it, or \
+             pass a local folder that has it",
+            self.repo_id,
+            self.revision,
+            self.cache_dir.display(),
+            self.offline_reason()
+        ))
+    }
+
     fn get(&self, filename: &str) -> Result<Option<PathBuf>> {
         let commit = self.commit();
         if let Some(commit) = &commit {
@@ -493,26 +522,17 @@ impl HubRepo {
             }
             // huggingface_hub leaves these markers after the Hub answered 404; trusting them
             // spares a request per optional file.
-            if self
-                .repo_dir
-                .join(".no_exist")
-                .join(commit)
-                .join(filename)
-                .exists()
-            {
+            if self.known_absent(filename) {
                 return Ok(None);
             }
         }
         if self.offline {
-            return Err(Error::NotCached(format!(
-                "'{filename}' of model '{}' (revision {}) is not in the Hugging Face cache at \
-                 '{}' and {}; run once without --offline / HF_HUB_OFFLINE to download it, or \
-                 pass a local folder that has it",
-                self.repo_id,
-                self.revision,
-                self.cache_dir.display(),
-                self.offline_reason()
-            )));
+            // Offline, a file absent from a cached snapshot is taken as absent, as
+            // transformers does for optional files; `require` turns it into `not_cached`.
+            return match commit {
+                Some(_) => Ok(None),
+                None => Err(self.not_cached(filename)),
+            };
         }
         self.download(filename)
     }

@@ -107,7 +107,10 @@ fn no_exist_marker_means_absent() {
 fn offline_missing_file_is_a_clear_error() {
     let (_root, cache) = fake_cache();
     let repo = ModelRepo::resolve("org/tiny", &offline(&cache)).unwrap();
-    let message = repo.get("model.safetensors").unwrap_err().to_string();
+    // Absent from the cached snapshot: optional lookups see no file, as in transformers;
+    // requiring it explains what to do.
+    assert_eq!(repo.get("model.safetensors").unwrap(), None);
+    let message = repo.require("model.safetensors").unwrap_err().to_string();
     for expected in [
         "'model.safetensors'",
         "org/tiny",
@@ -164,5 +167,6 @@ fn dangling_snapshot_link_counts_as_missing() {
     #[cfg(unix)]
     std::os::unix::fs::symlink("../../blobs/gone", snapshot.join("model.safetensors")).unwrap();
     let repo = ModelRepo::resolve("org/tiny", &offline(&cache)).unwrap();
-    assert!(repo.get("model.safetensors").is_err());
+    assert_eq!(repo.get("model.safetensors").unwrap(), None);
+    assert!(repo.require("model.safetensors").is_err());
 }

@@ -39,11 +39,23 @@ pub struct ZeroShot {
 
 impl ZeroShot {
     pub fn new(model: LoadedModel, common: CommonOptions, options: Options) -> Result<Self> {
-        let entailment = model
+        // transformers looks the label up in label2id; id2label order is the fallback.
+        let from_label2id = model
             .config
-            .labels
+            .common
+            .label2id
             .iter()
-            .position(|l| l.to_lowercase().starts_with("entail"))
+            .find(|(label, _)| label.to_lowercase().starts_with("entail"))
+            .and_then(|(_, &id)| usize::try_from(id).ok());
+        let entailment = from_label2id
+            .or_else(|| {
+                model
+                    .config
+                    .labels
+                    .iter()
+                    .position(|l| l.to_lowercase().starts_with("entail"))
+            })
+            .filter(|&id| id < model.config.num_labels())
             .ok_or_else(|| {
                 Error::Input(format!(
                     "zero-shot classification needs an NLI model whose labels include 'entailment'; \
