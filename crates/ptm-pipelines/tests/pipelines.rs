@@ -3,35 +3,12 @@
 
 mod common;
 
-use common::{assert_matches, cases, model_dir};
-use ptm_pipelines::hub::HubOptions;
+use common::{assert_matches, cases, inputs, model_dir, offline};
 use ptm_pipelines::pipelines::{
     feature_extraction, fill_mask, text_classification, zero_shot, PipelineOptions,
 };
 use ptm_pipelines::{pipeline, ModelOptions, PipelineInput, PipelineTask};
 use serde_json::Value;
-
-fn offline() -> ModelOptions {
-    ModelOptions {
-        hub: HubOptions {
-            offline: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
-fn inputs(case: &Value) -> Vec<PipelineInput> {
-    case["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => PipelineInput::Text(s.clone()),
-            other => PipelineInput::from_json(other).unwrap(),
-        })
-        .collect()
-}
 
 /// Runs every case of a task file with options built by `options` from its kwargs.
 fn check_task(file: &str, task: PipelineTask, options: impl Fn(&Value) -> PipelineOptions) {

@@ -4,34 +4,11 @@
 
 mod common;
 
-use common::{assert_matches, cases, model_dir};
-use ptm_pipelines::hub::HubOptions;
+use common::{assert_matches, cases, inputs, model_dir, offline};
 use ptm_pipelines::pipelines::token_classification::AggregationStrategy;
 use ptm_pipelines::pipelines::{question_answering, token_classification, PipelineOptions};
-use ptm_pipelines::{pipeline, ModelOptions, Pipeline, PipelineInput, PipelineTask};
+use ptm_pipelines::{pipeline, Pipeline, PipelineInput, PipelineTask};
 use serde_json::Value;
-
-fn offline() -> ModelOptions {
-    ModelOptions {
-        hub: HubOptions {
-            offline: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    }
-}
-
-fn inputs(case: &Value) -> Vec<PipelineInput> {
-    case["inputs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| match v {
-            Value::String(s) => PipelineInput::Text(s.clone()),
-            other => PipelineInput::from_json(other).unwrap(),
-        })
-        .collect()
-}
 
 fn usize_of(v: &Value) -> Option<usize> {
     v.as_u64().map(|n| n as usize)

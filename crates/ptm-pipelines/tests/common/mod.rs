@@ -4,6 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
+use ptm_pipelines::hub::HubOptions;
+use ptm_pipelines::{ModelOptions, PipelineInput};
 use serde_json::Value;
 
 /// Scores and vectors must match transformers to this absolute tolerance.
@@ -61,4 +63,28 @@ pub fn assert_matches(ours: &Value, theirs: &Value, what: &str) {
     if let Some(d) = diff(ours, theirs, "") {
         panic!("{what}: differs from transformers at {d}\nours:   {ours}\ntheirs: {theirs}");
     }
+}
+
+/// Model options that never touch the network.
+pub fn offline() -> ModelOptions {
+    ModelOptions {
+        hub: HubOptions {
+            offline: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+/// A fixture case's inputs: strings are texts, objects structured inputs.
+pub fn inputs(case: &Value) -> Vec<PipelineInput> {
+    case["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| match v {
+            Value::String(s) => PipelineInput::Text(s.clone()),
+            other => PipelineInput::from_json(other).unwrap(),
+        })
+        .collect()
 }
