@@ -7,7 +7,7 @@ use common::{assert_matches, cases, inputs, model_dir, offline};
 use ptm_pipelines::pipelines::{
     feature_extraction, fill_mask, text_classification, zero_shot, PipelineOptions,
 };
-use ptm_pipelines::{pipeline, ModelOptions, PipelineInput, PipelineTask};
+use ptm_pipelines::{pipeline, PipelineInput, PipelineTask};
 use serde_json::Value;
 
 /// Runs every case of a task file with options built by `options` from its kwargs.
