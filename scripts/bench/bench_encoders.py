@@ -279,15 +279,19 @@ def run_coldstart(a):
 
 
 def max_rss_mib(cmd, env):
-    """Peak resident memory of one child process, from wait4's rusage (KiB on Linux)."""
-    p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    err = p.stderr.read().decode()
-    p.stderr.close()
+    """Peak resident memory of one process, in MiB, as GNU time's %M reports it.
+
+    Not this process's wait4 rusage: on Linux a child's ru_maxrss starts at the RSS of the
+    process that forked it, so a child of this (torch-laden) interpreter would report at least
+    this interpreter's size. /usr/bin/time is a small process; its child starts clean.
+    """
+    out = os.path.join(CACHE, "maxrss.txt")
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out] + cmd, env=env,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if p.returncode != 0:
-        sys.exit(f"{cmd[0]} failed ({p.returncode}):\n{err}")
-    return usage.ru_maxrss / 1024
+        sys.exit(f"{cmd[0]} failed ({p.returncode}):\n{p.stderr}")
+    with open(out) as fh:
+        return int(fh.read().split()[-1]) / 1024
 
 
 def run_memory(w, a):
@@ -342,9 +346,10 @@ def main():
     unknown = [n for n in names if n not in WORKLOADS]
     if unknown:
         sys.exit(f"unknown workload(s) {unknown}; choose from {', '.join(WORKLOADS)}")
-    for exe in (PTM, PTM_BENCH):
+    for exe in (PTM, PTM_BENCH, "/usr/bin/time"):
         if not os.access(exe, os.X_OK):
-            sys.exit(f"{exe} is missing: run `cargo build --release -p ptm-cli` first")
+            sys.exit(f"{exe} is missing (ptm: cargo build --release -p ptm-cli; "
+                     "time: apt-get install time)")
 
     os.makedirs(CACHE, exist_ok=True)
     make_checkpoints()
