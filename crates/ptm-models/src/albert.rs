@@ -107,12 +107,12 @@ impl AlbertLayer {
         let v = split_heads(&self.value.forward(x)?, self.heads)?;
         let ctx = merge_heads(&attention(&q, &k, &v, mask, self.attention_dropout, train)?)?;
         let proj = self.dropout.forward_t(&self.dense.forward(&ctx)?, train)?;
-        let a = self.attention_norm.forward(&(proj + x)?)?;
+        let a = self.attention_norm.forward_residual(&proj, x)?;
         let f = self
             .ffn_output
-            .forward(&self.act.forward(&self.ffn.forward(&a)?)?)?;
+            .forward(&self.ffn.forward_act(&a, self.act)?)?;
         let f = self.dropout.forward_t(&f, train)?;
-        self.full_layer_layer_norm.forward(&(f + a)?)
+        self.full_layer_layer_norm.forward_residual(&f, &a)
     }
 }
 

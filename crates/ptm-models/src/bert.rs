@@ -281,7 +281,7 @@ impl AddNorm {
 
     fn forward_t(&self, x: &Tensor, residual: &Tensor, train: bool) -> Result<Tensor> {
         let h = self.dropout.forward_t(&self.dense.forward(x)?, train)?;
-        self.norm.forward(&(h + residual)?)
+        self.norm.forward_residual(&h, residual)
     }
 }
 
@@ -323,7 +323,7 @@ impl BertLayer {
         let v = split_heads(&self.value.forward(x)?, self.heads)?;
         let ctx = merge_heads(&attention(&q, &k, &v, mask, self.attention_dropout, train)?)?; // (b, t, hidden)
         let x = self.attention_output.forward_t(&ctx, x, train)?;
-        let h = self.act.forward(&self.intermediate.forward(&x)?)?; // (b, t, intermediate)
+        let h = self.intermediate.forward_act(&x, self.act)?; // (b, t, intermediate)
         self.output.forward_t(&h, &x, train)
     }
 }

@@ -97,12 +97,10 @@ impl Block {
         let ctx = merge_heads(&attention(&q, &k, &v, mask, self.attention_dropout, train)?)?;
         let sa = self
             .sa_layer_norm
-            .forward(&(self.out_lin.forward(&ctx)? + x)?)?;
-        let ffn = self
-            .lin2
-            .forward(&self.act.forward(&self.lin1.forward(&sa)?)?)?;
+            .forward_residual(&self.out_lin.forward(&ctx)?, x)?;
+        let ffn = self.lin2.forward(&self.lin1.forward_act(&sa, self.act)?)?;
         let ffn = self.dropout.forward_t(&ffn, train)?;
-        self.output_layer_norm.forward(&(ffn + sa)?)
+        self.output_layer_norm.forward_residual(&ffn, &sa)
     }
 }
 

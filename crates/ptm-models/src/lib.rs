@@ -4,7 +4,8 @@
 //! One file per architecture, named after its `model_type`: [`bert`] (with the RoBERTa
 //! family as configuration), [`distilbert`], [`albert`], [`electra`]. Each holds its
 //! config, its blocks bottom-up, the base model, then the heads. Shared blocks, and the
-//! seam where fused kernels plug in, are in [`nn`]. [`loader`] reads safetensors and
+//! seam where fused kernels plug in, are in [`nn`]; the fused f32 CPU kernels
+//! themselves (each with a backward pass) are in [`kernels`]. [`loader`] reads safetensors and
 //! PyTorch checkpoints and reports missing and unexpected tensors; [`auto`] picks the
 //! architecture from `config.json`.
 //!
@@ -17,6 +18,7 @@ pub mod config;
 pub mod distilbert;
 pub mod electra;
 pub mod error;
+pub mod kernels;
 pub mod loader;
 pub mod model;
 pub mod nn;

@@ -1,14 +1,19 @@
 //! The building blocks every architecture shares, and the seam for faster kernels.
 //!
 //! Architecture files call only what is here (`Linear`, `LayerNorm`, `Activation`,
-//! `attention`, ...), never candle's fused ops directly. Each block picks a fused
-//! forward-only kernel when no gradient is being tracked, and a composition of
-//! differentiable ops when one is: candle's fused `layer_norm` and `softmax_last_dim`
-//! have no backward pass and silently stop gradients (see shared/design/PERF-NOTES.md).
-//! Faster kernels slot in here without touching the architecture files.
+//! `attention`, ...), never candle's fused ops directly. On the CPU in f32 each block runs
+//! a fused kernel from [`crate::kernels`] (softmax with scale and mask, residual + layer
+//! norm, bias + GELU, per-head attention); those have backward passes, so training uses
+//! them too. Other dtypes and devices use candle's fused forward-only ops when no
+//! gradient is tracked, and a composition of differentiable ops when one is: candle's
+//! fused `layer_norm` and `softmax_last_dim` have no backward pass and silently stop
+//! gradients (see shared/design/PERF-NOTES.md). `kernels::set_fused_kernels(false)`
+//! switches the fused kernels off, leaving the candle-only path as the reference.
 
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
+
+use crate::kernels::{self, bias_gelu::Gelu};
 
 /// A dense layer `y = x Wᵀ + b` with the weight stored as PyTorch does, `(out, in)`.
 #[derive(Clone, Debug)]
@@ -38,10 +43,9 @@ impl Linear {
     pub fn weight(&self) -> &Tensor {
         &self.weight
     }
-}
 
-impl Module for Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// `x Wᵀ` without the bias.
+    fn matmul(&self, x: &Tensor) -> Result<Tensor> {
         // (…, in) x (in, out): broadcast the transposed weight over the leading dims so
         // the product runs as one batched GEMM without copying the weight.
         let w = match *x.dims() {
@@ -49,7 +53,29 @@ impl Module for Linear {
             [b, _, _] => self.weight.broadcast_left(b)?.t()?,
             _ => self.weight.t()?,
         };
-        let y = x.matmul(&w)?;
+        x.matmul(&w)
+    }
+
+    /// `act(x Wᵀ + b)`, with the bias add fused into the activation where a kernel
+    /// exists (GELU on CPU f32): the feed-forward block's first layer.
+    pub fn forward_act(&self, x: &Tensor, act: Activation) -> Result<Tensor> {
+        let gelu = match act {
+            Activation::Gelu => Some(Gelu::Erf),
+            Activation::GeluTanh => Some(Gelu::Tanh),
+            _ => None,
+        };
+        match (gelu, &self.bias) {
+            (Some(kind), Some(b)) if kernels::fast_path(x) => {
+                kernels::bias_gelu::bias_gelu(&self.matmul(x)?, b, kind)
+            }
+            _ => act.forward(&self.forward(x)?),
+        }
+    }
+}
+
+impl Module for Linear {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = self.matmul(x)?;
         match &self.bias {
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
@@ -113,11 +139,22 @@ impl LayerNorm {
         let bias = vb.get_with_hints(dim, "bias", Init::Const(0.0))?;
         Ok(Self { weight, bias, eps })
     }
+
+    /// `LayerNorm(x + residual)`, the residual add fused in on CPU f32.
+    pub fn forward_residual(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        if kernels::fast_path(x) && x.dims() == residual.dims() {
+            kernels::layer_norm::layer_norm(x, Some(residual), &self.weight, &self.bias, self.eps)
+        } else {
+            self.forward(&(x + residual)?)
+        }
+    }
 }
 
 impl Module for LayerNorm {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if x.track_op() || self.weight.track_op() {
+        if kernels::fast_path(x) {
+            kernels::layer_norm::layer_norm(x, None, &self.weight, &self.bias, self.eps)
+        } else if x.track_op() || self.weight.track_op() {
             layer_norm_differentiable(x, &self.weight, &self.bias, self.eps)
         } else {
             let x = x.contiguous()?;
@@ -127,7 +164,12 @@ impl Module for LayerNorm {
 }
 
 /// Layer norm built from ops that all have a backward pass.
-fn layer_norm_differentiable(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+pub(crate) fn layer_norm_differentiable(
+    x: &Tensor,
+    w: &Tensor,
+    b: &Tensor,
+    eps: f64,
+) -> Result<Tensor> {
     let dtype = x.dtype();
     let x = x.to_dtype(DType::F32)?;
     let mean = x.mean_keepdim(D::Minus1)?;
@@ -137,9 +179,12 @@ fn layer_norm_differentiable(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Re
     normed.to_dtype(dtype)?.broadcast_mul(w)?.broadcast_add(b)
 }
 
-/// Softmax over the last dimension: fused when no gradient is tracked.
+/// Softmax over the last dimension: fused on CPU f32 (with a backward pass), and with
+/// candle's forward-only kernel elsewhere when no gradient is tracked.
 pub fn softmax_last_dim(x: &Tensor) -> Result<Tensor> {
-    if x.track_op() {
+    if kernels::fast_path(x) {
+        kernels::softmax::masked_softmax(x, None, 1.0)
+    } else if x.track_op() {
         candle_nn::ops::softmax(x, D::Minus1)
     } else {
         candle_nn::ops::softmax_last_dim(&x.contiguous()?)
@@ -225,15 +270,15 @@ pub fn additive_attention_mask(mask: &Tensor, dtype: DType) -> Result<Tensor> {
         .reshape((b, 1, 1, t))
 }
 
-/// Splits `(b, t, heads·d)` into `(b, heads, t, d)`.
+/// Splits `(b, t, heads·d)` into `(b, heads, t, d)`: a strided view, not a copy
+/// ([`attention`] reads it in place, or copies it where candle's matmul needs to).
 pub fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
     let (b, t, hidden) = x.dims3()?;
-    x.reshape((b, t, heads, hidden / heads))?
-        .transpose(1, 2)?
-        .contiguous()
+    x.reshape((b, t, heads, hidden / heads))?.transpose(1, 2)
 }
 
-/// Merges `(b, heads, t, d)` back into `(b, t, heads·d)`.
+/// Merges `(b, heads, t, d)` back into `(b, t, heads·d)`. The fused attention already
+/// returns a view of `(b, t, heads, d)` memory, for which this copies nothing.
 pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
     let (b, h, t, d) = x.dims4()?;
     x.transpose(1, 2)?.contiguous()?.reshape((b, t, h * d))
@@ -241,7 +286,11 @@ pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
 
 /// Scaled dot-product attention with an additive mask.
 ///
-/// `q`, `k`, `v`: `(b, heads, t, d)`; `mask`: `(b, 1, 1, t)` additive. Returns `(b, heads, t, d)`.
+/// `q`, `k`, `v`: `(b, heads, t, d)`, possibly strided views; `mask`: `(b, 1, 1, t)`
+/// additive. Returns `(b, heads, t, d)`.
+///
+/// On CPU f32 without attention dropout this is one fused kernel per (batch, head);
+/// with dropout, the scores go through the fused masked softmax, then dropout.
 pub fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -252,8 +301,18 @@ pub fn attention(
 ) -> Result<Tensor> {
     let d = q.dim(D::Minus1)?;
     let scale = 1.0 / (d as f64).sqrt();
-    let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?; // (b, h, t, t)
-    let probs = softmax_last_dim(&scores)?;
+    let dropping = train && dropout.p > 0.0;
+    let fused = kernels::fast_path(q) && mask.dtype() == DType::F32 && mask.rank() == 4;
+    if fused && !dropping && mask.elem_count() == q.dim(0)? * k.dim(2)? {
+        return kernels::attention::attention(q, k, v, Some(mask), scale as f32);
+    }
+    let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
+    let probs = if fused {
+        kernels::softmax::masked_softmax(&q.matmul(&k.t()?)?, Some(mask), scale as f32)?
+    } else {
+        let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(mask)?; // (b, h, t, t)
+        softmax_last_dim(&scores)?
+    };
     let probs = dropout.forward_t(&probs, train)?;
-    probs.matmul(v)
+    probs.matmul(&v)
 }
