@@ -11,8 +11,9 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use ptm_embeddings::{
-    load_vectors, save_vectors, Corpus, EmbeddingsError, FastText, Glove, GloveParams, KeyedVectors, Progress,
-    SubwordParams, VectorFormat, Word2Vec, Word2VecParams, DEFAULT_RESTRICT_VOCAB,
+    load_vectors, save_vectors, Corpus, EmbeddingsError, FastText, Glove, GloveParams,
+    KeyedVectors, Progress, SubwordParams, VectorFormat, Word2Vec, Word2VecParams,
+    DEFAULT_RESTRICT_VOCAB,
 };
 use serde_json::{json, Value};
 
@@ -299,7 +300,9 @@ pub fn run(cmd: Command) -> anyhow::Result<i32> {
         Command::Convert(a) => {
             let kv = load(&a.vectors)?;
             save_vectors(&kv, &a.output, a.to.to_lib())?;
-            print_json(&json!({ "output": a.output, "format": a.to.to_lib().name(), "words": kv.len(), "vector_size": kv.dim() }));
+            print_json(
+                &json!({ "output": a.output, "format": a.to.to_lib().name(), "words": kv.len(), "vector_size": kv.dim() }),
+            );
             Ok(0)
         }
     }
@@ -364,13 +367,19 @@ fn progress_bar(quiet: bool) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(0);
-    let style = ProgressStyle::with_template("{bar:30} {percent:>3}% {msg} [{elapsed_precise}<{eta_precise}]")
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template(
+        "{bar:30} {percent:>3}% {msg} [{elapsed_precise}<{eta_precise}]",
+    )
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar
 }
 
-fn progress_callback<'a>(bar: &'a ProgressBar, unit: &'static str, rate_name: &'static str) -> impl Fn(&Progress) + Sync + 'a {
+fn progress_callback<'a>(
+    bar: &'a ProgressBar,
+    unit: &'static str,
+    rate_name: &'static str,
+) -> impl Fn(&Progress) + Sync + 'a {
     move |p: &Progress| {
         bar.set_length(p.words_total);
         bar.set_position(p.words_done);
@@ -398,7 +407,9 @@ fn train_word2vec(a: Word2VecArgs) -> anyhow::Result<i32> {
     let cb = progress_callback(&bar, "words", "alpha");
     let (mut model, report) = match &a.opts.resume {
         Some(path) => {
-            let mut m = Word2Vec::load(path).with_context(|| format!("loading the model to resume from '{}'", path.display()))?;
+            let mut m = Word2Vec::load(path).with_context(|| {
+                format!("loading the model to resume from '{}'", path.display())
+            })?;
             m.set_params(a.opts.params())?;
             m.build_vocab(&corpus, true)?;
             let r = m.train(&corpus, Some(&cb))?;
@@ -438,7 +449,9 @@ fn train_fasttext(a: FastTextArgs) -> anyhow::Result<i32> {
     };
     let (model, report) = match &a.opts.resume {
         Some(path) => {
-            let mut m = FastText::load(path).with_context(|| format!("loading the model to resume from '{}'", path.display()))?;
+            let mut m = FastText::load(path).with_context(|| {
+                format!("loading the model to resume from '{}'", path.display())
+            })?;
             m.set_params(a.opts.params())?;
             m.build_vocab(&corpus, true)?;
             let r = m.train(&corpus, Some(&cb))?;

@@ -5,7 +5,9 @@
 //!
 //! cargo run --release -p ptm-embeddings --example w2v_train -- embeddings train word2vec ...
 
-use ptm_embeddings::{save_vectors, Corpus, FastText, SubwordParams, VectorFormat, Word2Vec, Word2VecParams};
+use ptm_embeddings::{
+    save_vectors, Corpus, FastText, SubwordParams, VectorFormat, Word2Vec, Word2VecParams,
+};
 
 fn main() {
     if let Err(e) = run() {

@@ -41,7 +41,8 @@ impl Corpus {
     pub(crate) fn describe(&self) -> String {
         match self {
             Corpus::Files(paths) => {
-                let names: Vec<String> = paths.iter().map(|p| format!("'{}'", p.display())).collect();
+                let names: Vec<String> =
+                    paths.iter().map(|p| format!("'{}'", p.display())).collect();
                 names.join(", ")
             }
             Corpus::Sentences(s) => format!("{} in-memory sentences", s.len()),
@@ -124,15 +125,13 @@ impl SentenceStream<'_> {
                     line: self.line_no,
                     byte: self.pos + e.valid_up_to(),
                 })?;
-                let mut n = 0;
                 let mut next = self.line.len();
-                for tok in text.split_whitespace() {
+                for (n, tok) in text.split_whitespace().enumerate() {
                     if n == MAX_SENTENCE_LEN {
                         next = self.pos + (tok.as_ptr() as usize - text.as_ptr() as usize);
                         break;
                     }
                     f(tok);
-                    n += 1;
                 }
                 self.pos = next;
                 Ok(true)
@@ -201,7 +200,11 @@ mod tests {
         let got = collect(&Corpus::from_files(&[a, b])).unwrap();
         assert_eq!(
             got,
-            vec![vec!["the", "cat", "sat"], vec!["on", "the", "mat"], vec!["a", "dog"]]
+            vec![
+                vec!["the", "cat", "sat"],
+                vec!["on", "the", "mat"],
+                vec!["a", "dog"]
+            ]
         );
     }
 
@@ -230,7 +233,17 @@ mod tests {
         std::fs::write(&p, b"fine line\nbad \xff\xfe byte\n").unwrap();
         let err = collect(&Corpus::from_files(&[&p])).unwrap_err();
         let msg = err.to_string();
-        assert!(matches!(err, EmbeddingsError::InvalidUtf8 { line: 2, byte: 4, .. }), "{msg}");
+        assert!(
+            matches!(
+                err,
+                EmbeddingsError::InvalidUtf8 {
+                    line: 2,
+                    byte: 4,
+                    ..
+                }
+            ),
+            "{msg}"
+        );
         assert!(msg.contains("UTF-8"), "{msg}");
     }
 

@@ -20,7 +20,11 @@ pub enum EmbeddingsError {
     },
 
     #[error("'{path}' line {line} is not valid UTF-8 (byte {byte}); re-encode the file as UTF-8, e.g. `iconv -f latin1 -t utf-8`")]
-    InvalidUtf8 { path: PathBuf, line: u64, byte: usize },
+    InvalidUtf8 {
+        path: PathBuf,
+        line: u64,
+        byte: usize,
+    },
 
     #[error("the corpus is empty: no tokens were found in {what}; pass a file with one whitespace-tokenised sentence per line")]
     EmptyCorpus { what: String },

@@ -58,12 +58,20 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// gensim's `ok_vocab`: the first `restrict_vocab` words, keyed upper-cased when case-insensitive;
 /// on collisions the more frequent (earlier) word wins.
-fn ok_vocab(kv: &KeyedVectors, restrict_vocab: usize, case_insensitive: bool) -> FxHashMap<String, usize> {
+fn ok_vocab(
+    kv: &KeyedVectors,
+    restrict_vocab: usize,
+    case_insensitive: bool,
+) -> FxHashMap<String, usize> {
     let n = restrict_vocab.min(kv.len());
     let mut map = FxHashMap::default();
     for i in (0..n).rev() {
         let w = &kv.words()[i];
-        let key = if case_insensitive { w.to_uppercase() } else { w.clone() };
+        let key = if case_insensitive {
+            w.to_uppercase()
+        } else {
+            w.clone()
+        };
         map.insert(key, i);
     }
     map
@@ -88,7 +96,13 @@ impl KeyedVectors {
         let path = path.as_ref();
         let text = read_text(path)?;
         let ok = ok_vocab(self, restrict_vocab, case_insensitive);
-        let norm = |w: &str| if case_insensitive { w.to_uppercase() } else { w.to_string() };
+        let norm = |w: &str| {
+            if case_insensitive {
+                w.to_uppercase()
+            } else {
+                w.to_string()
+            }
+        };
         let mut sections: Vec<String> = Vec::new();
         let mut questions = Vec::new();
         let mut asked = 0usize;
@@ -115,7 +129,12 @@ impl KeyedVectors {
                 continue; // gensim skips malformed lines
             }
             asked += 1;
-            let words = [norm(parts[0]), norm(parts[1]), norm(parts[2]), norm(parts[3])];
+            let words = [
+                norm(parts[0]),
+                norm(parts[1]),
+                norm(parts[2]),
+                norm(parts[3]),
+            ];
             if words.iter().all(|w| ok.contains_key(w)) {
                 questions.push(Question {
                     section: sections.len() - 1,
@@ -198,7 +217,13 @@ impl KeyedVectors {
         let path = path.as_ref();
         let text = read_text(path)?;
         let ok = ok_vocab(self, restrict_vocab, case_insensitive);
-        let norm = |w: &str| if case_insensitive { w.to_uppercase() } else { w.to_string() };
+        let norm = |w: &str| {
+            if case_insensitive {
+                w.to_uppercase()
+            } else {
+                w.to_string()
+            }
+        };
         let (mut model, mut gold) = (Vec::new(), Vec::new());
         let mut oov = 0usize;
         for line in text.lines() {
@@ -207,7 +232,10 @@ impl KeyedVectors {
             }
             let fields: Vec<&str> = line.split('\t').map(str::trim).collect();
             let parsed = match fields.len() {
-                3 => fields[2].parse::<f64>().ok().map(|s| (fields[0], fields[1], s)),
+                3 => fields[2]
+                    .parse::<f64>()
+                    .ok()
+                    .map(|s| (fields[0], fields[1], s)),
                 n if n >= 4 => fields[3]
                     .parse::<f64>()
                     .ok()
@@ -215,7 +243,9 @@ impl KeyedVectors {
                     .map(|s| (fields[0], fields[1], s)),
                 _ => None,
             };
-            let Some((a, b, score)) = parsed else { continue };
+            let Some((a, b, score)) = parsed else {
+                continue;
+            };
             match (ok.get(&norm(a)), ok.get(&norm(b))) {
                 (Some(&ia), Some(&ib)) => {
                     model.push(cosine(self.row(ia), self.row(ib)) as f64);
@@ -295,9 +325,11 @@ mod tests {
     use super::*;
 
     fn toy() -> KeyedVectors {
-        let words = ["king", "queen", "man", "woman", "paris", "france", "rome", "italy"]
-            .map(String::from)
-            .to_vec();
+        let words = [
+            "king", "queen", "man", "woman", "paris", "france", "rome", "italy",
+        ]
+        .map(String::from)
+        .to_vec();
         #[rustfmt::skip]
         let v = vec![
             1.0, 1.0, 0.0, 0.0,
@@ -344,7 +376,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("q.txt");
         std::fs::write(&p, "man king woman queen\n").unwrap();
-        let msg = toy().evaluate_word_analogies(&p, 300_000, true).unwrap_err().to_string();
+        let msg = toy()
+            .evaluate_word_analogies(&p, 300_000, true)
+            .unwrap_err()
+            .to_string();
         assert!(msg.contains("section"), "{msg}");
     }
 

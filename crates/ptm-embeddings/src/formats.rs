@@ -61,7 +61,8 @@ pub fn detect_format(path: &Path) -> Result<VectorFormat> {
     let mut head = vec![0u8; 1 << 16];
     let mut n = 0;
     loop {
-        let k = std::io::Read::read(&mut f, &mut head[n..]).map_err(|e| EmbeddingsError::io(path, e))?;
+        let k = std::io::Read::read(&mut f, &mut head[n..])
+            .map_err(|e| EmbeddingsError::io(path, e))?;
         if k == 0 {
             break;
         }
@@ -97,7 +98,11 @@ pub fn detect_format(path: &Path) -> Result<VectorFormat> {
 }
 
 /// Loads vectors, detecting the format when `format` is `None`.
-pub fn load_vectors(path: impl AsRef<Path>, format: Option<VectorFormat>, limit: Option<usize>) -> Result<KeyedVectors> {
+pub fn load_vectors(
+    path: impl AsRef<Path>,
+    format: Option<VectorFormat>,
+    limit: Option<usize>,
+) -> Result<KeyedVectors> {
     let path = path.as_ref();
     let format = match format {
         Some(f) => f,
@@ -127,8 +132,12 @@ fn parse_header(path: &Path, line: &str) -> Result<(usize, usize)> {
     if fields.len() != 2 {
         return Err(header_error(path, line));
     }
-    let words = fields[0].parse::<usize>().map_err(|_| header_error(path, line))?;
-    let dims = fields[1].parse::<usize>().map_err(|_| header_error(path, line))?;
+    let words = fields[0]
+        .parse::<usize>()
+        .map_err(|_| header_error(path, line))?;
+    let dims = fields[1]
+        .parse::<usize>()
+        .map_err(|_| header_error(path, line))?;
     if dims == 0 {
         return Err(header_error(path, line));
     }
@@ -228,11 +237,17 @@ fn read_text(path: &Path, header: bool, limit: Option<usize>) -> Result<KeyedVec
     let mut line_no = 0u64;
     let mut read_line = |buf: &mut Vec<u8>, line_no: &mut u64| -> Result<bool> {
         buf.clear();
-        let k = reader.read_until(b'\n', buf).map_err(|e| EmbeddingsError::io(path, e))?;
+        let k = reader
+            .read_until(b'\n', buf)
+            .map_err(|e| EmbeddingsError::io(path, e))?;
         *line_no += 1;
         Ok(k > 0)
     };
-    let format = if header { "word2vec text" } else { "GloVe text" };
+    let format = if header {
+        "word2vec text"
+    } else {
+        "GloVe text"
+    };
     let mut announced = None;
     let mut dims = 0usize;
     if header {
@@ -345,7 +360,7 @@ pub fn write_word2vec(kv: &KeyedVectors, path: impl AsRef<Path>, binary: bool) -
     let path = path.as_ref();
     let mut out = create(path)?;
     let werr = |e| EmbeddingsError::write(path, e);
-    write!(out, "{} {}\n", kv.len(), kv.dim()).map_err(werr)?;
+    writeln!(out, "{} {}", kv.len(), kv.dim()).map_err(werr)?;
     write_rows(kv, &mut out, binary).map_err(werr)?;
     out.flush().map_err(werr)
 }
@@ -446,7 +461,12 @@ fn shortest_digits(v: f32) -> (String, i32) {
     if last % 2 == 1 {
         // The exact binary value, in decimal (Rust's fixed-precision formatting is exact).
         let exact = format!("{:.60e}", v as f64);
-        let exact_digits: String = exact.split_once('e').map_or("", |x| x.0).chars().filter(|c| c.is_ascii_digit()).collect();
+        let exact_digits: String = exact
+            .split_once('e')
+            .map_or("", |x| x.0)
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .collect();
         let mut lower = digits.clone().into_bytes();
         lower[k - 1] -= 1;
         let tie = exact_digits.len() > k
@@ -514,13 +534,19 @@ impl<'a> Cursor<'a> {
         Ok(s)
     }
     fn i32(&mut self, what: &str) -> Result<i32> {
-        Ok(i32::from_le_bytes(self.take(4, what)?.try_into().expect("4 bytes")))
+        Ok(i32::from_le_bytes(
+            self.take(4, what)?.try_into().expect("4 bytes"),
+        ))
     }
     fn i64(&mut self, what: &str) -> Result<i64> {
-        Ok(i64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+        Ok(i64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
     }
     fn f64(&mut self, what: &str) -> Result<f64> {
-        Ok(f64::from_le_bytes(self.take(8, what)?.try_into().expect("8 bytes")))
+        Ok(f64::from_le_bytes(
+            self.take(8, what)?.try_into().expect("8 bytes"),
+        ))
     }
     fn u8(&mut self, what: &str) -> Result<u8> {
         Ok(self.take(1, what)?[0])
@@ -551,7 +577,9 @@ impl FastTextBin {
         }
         let version = c.i32("the version")?;
         if version != 11 && version != 12 {
-            return Err(bad(format!("format version {version} is not supported (11 and 12 are)")));
+            return Err(bad(format!(
+                "format version {version} is not supported (11 and 12 are)"
+            )));
         }
         let mut args = FastTextArgs {
             dim: c.i32("args")?,
@@ -580,16 +608,21 @@ impl FastTextBin {
         let ntokens = c.i64("the dictionary")?;
         let prune = c.i64("the dictionary")?;
         if size < 0 || nwords < 0 || nwords > size {
-            return Err(bad(format!("implausible dictionary size {size} with {nwords} words")));
+            return Err(bad(format!(
+                "implausible dictionary size {size} with {nwords} words"
+            )));
         }
         let mut words = Vec::with_capacity(nwords as usize);
         let mut counts = Vec::with_capacity(nwords as usize);
         for i in 0..size {
             let rest = &c.data[c.pos..];
-            let end = rest.iter().position(|&b| b == 0).ok_or_else(|| EmbeddingsError::Truncated {
-                path: path.to_path_buf(),
-                reason: format!("it ends inside dictionary entry {}", i + 1),
-            })?;
+            let end =
+                rest.iter()
+                    .position(|&b| b == 0)
+                    .ok_or_else(|| EmbeddingsError::Truncated {
+                        path: path.to_path_buf(),
+                        reason: format!("it ends inside dictionary entry {}", i + 1),
+                    })?;
             let word = utf8_word(path, &rest[..end], i as u64 + 1, c.pos)?;
             c.pos += end + 1;
             let count = c.i64("a dictionary entry")?;
@@ -600,10 +633,15 @@ impl FastTextBin {
             }
         }
         if prune > 0 {
-            return Err(bad("it is a pruned (quantised) model; only full .bin models are supported, not .ftz".into()));
+            return Err(bad(
+                "it is a pruned (quantised) model; only full .bin models are supported, not .ftz"
+                    .into(),
+            ));
         }
         if c.u8("the quantisation flag")? != 0 {
-            return Err(bad("its input matrix is quantised (.ftz); only full .bin models are supported".into()));
+            return Err(bad(
+                "its input matrix is quantised (.ftz); only full .bin models are supported".into(),
+            ));
         }
         let dim = args.dim as usize;
         let (input, rows) = read_matrix(&mut c, dim, "the input matrix")?;
@@ -611,7 +649,11 @@ impl FastTextBin {
         if rows != expected_rows && rows != size as usize + args.bucket as usize {
             return Err(EmbeddingsError::HeaderMismatch {
                 path: path.to_path_buf(),
-                expected: format!("{} words + {} buckets = {expected_rows} input rows", words.len(), args.bucket),
+                expected: format!(
+                    "{} words + {} buckets = {expected_rows} input rows",
+                    words.len(),
+                    args.bucket
+                ),
                 found: format!("the input matrix has {rows} rows"),
             });
         }
@@ -646,13 +688,21 @@ impl FastTextBin {
         let dim = self.args.dim as usize;
         let nwords = self.words.len();
         let n = limit.map_or(nwords, |l| l.min(nwords));
-        let (minn, maxn, bucket) = (self.args.minn as usize, self.args.maxn as usize, self.args.bucket as u32);
+        let (minn, maxn, bucket) = (
+            self.args.minn as usize,
+            self.args.maxn as usize,
+            self.args.bucket as u32,
+        );
         let mut vectors = vec![0f32; n * dim];
         for (i, w) in self.words[..n].iter().enumerate() {
             let out = &mut vectors[i * dim..(i + 1) * dim];
             out.copy_from_slice(&self.input[i * dim..(i + 1) * dim]);
             // fastText gives the end-of-sentence token no n-grams.
-            let buckets = if w == "</s>" { Vec::new() } else { ngram_buckets(w, minn, maxn, bucket) };
+            let buckets = if w == "</s>" {
+                Vec::new()
+            } else {
+                ngram_buckets(w, minn, maxn, bucket)
+            };
             for b in &buckets {
                 let r = nwords + *b as usize;
                 for (x, y) in out.iter_mut().zip(&self.input[r * dim..(r + 1) * dim]) {
@@ -683,7 +733,22 @@ impl FastTextBin {
         let werr = |e| EmbeddingsError::write(path, e);
         let a = &self.args;
         let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-        for x in [FASTTEXT_MAGIC, FASTTEXT_VERSION, a.dim, a.ws, a.epoch, a.min_count, a.neg, a.word_ngrams, a.loss, a.model, a.bucket, a.minn, a.maxn, a.lr_update_rate] {
+        for x in [
+            FASTTEXT_MAGIC,
+            FASTTEXT_VERSION,
+            a.dim,
+            a.ws,
+            a.epoch,
+            a.min_count,
+            a.neg,
+            a.word_ngrams,
+            a.loss,
+            a.model,
+            a.bucket,
+            a.minn,
+            a.maxn,
+            a.lr_update_rate,
+        ] {
             buf.extend_from_slice(&x.to_le_bytes());
         }
         buf.extend_from_slice(&a.t.to_le_bytes());
@@ -719,18 +784,23 @@ fn read_matrix(c: &mut Cursor, dim: usize, what: &str) -> Result<(Vec<f32>, usiz
             found: format!("{what} is {m} x {n}"),
         });
     }
-    let bytes = (m as usize).checked_mul(dim * 4).ok_or_else(|| EmbeddingsError::Format {
-        path: c.path.to_path_buf(),
-        format: "fastText .bin",
-        reason: format!("{what} size {m} x {n} overflows"),
-    })?;
+    let bytes = (m as usize)
+        .checked_mul(dim * 4)
+        .ok_or_else(|| EmbeddingsError::Format {
+            path: c.path.to_path_buf(),
+            format: "fastText .bin",
+            reason: format!("{what} size {m} x {n} overflows"),
+        })?;
     let raw = c.take(bytes, what)?;
-    let v = raw.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let v = raw
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
     Ok((v, m as usize))
 }
 
 fn write_matrix(out: &mut impl Write, data: &[f32], dim: usize) -> std::io::Result<()> {
-    let rows = if dim == 0 { 0 } else { data.len() / dim };
+    let rows = data.len().checked_div(dim).unwrap_or(0);
     out.write_all(&(rows as i64).to_le_bytes())?;
     out.write_all(&(dim as i64).to_le_bytes())?;
     let mut buf = Vec::with_capacity(1 << 16);
@@ -763,7 +833,17 @@ mod tests {
 
     fn kv() -> KeyedVectors {
         let words = vec!["the".to_string(), "é".to_string(), "x1".to_string()];
-        let v = vec![0.1, -0.012345679, 1e-5, 123.0, 0.0, -1.5e7, 0.00015, 2.5, -0.0];
+        let v = vec![
+            0.1,
+            -0.012345679,
+            1e-5,
+            123.0,
+            0.0,
+            -1.5e7,
+            0.00015,
+            2.5,
+            -0.0,
+        ];
         KeyedVectors::new(words, v, 3).unwrap()
     }
 
@@ -784,7 +864,7 @@ mod tests {
             (1e-45, "1e-45"),
             (3.4e38, "3.4e+38"),
             // A tie: 0.0361328125 is exactly halfway between the two shortest candidates.
-            (0.0361328125, "0.036132812"),
+            (f32::from_bits(0x3d14_0000), "0.036132812"),
             (999999.94, "999999.94"),
             (12.0, "12.0"),
             (100.5, "100.5"),
@@ -848,7 +928,10 @@ mod tests {
         for cut in [bytes.len() - 1, bytes.len() - 14, 6] {
             std::fs::write(&p, &bytes[..cut]).unwrap();
             let err = read_word2vec_binary(&p, None).unwrap_err();
-            assert!(matches!(err, EmbeddingsError::Truncated { .. }), "cut {cut}: {err}");
+            assert!(
+                matches!(err, EmbeddingsError::Truncated { .. }),
+                "cut {cut}: {err}"
+            );
             assert!(err.to_string().contains("truncated"));
         }
     }
@@ -859,12 +942,21 @@ mod tests {
         let p = dir.path().join("v.txt");
         std::fs::write(&p, "3 2\na 1 2\nb 3 4\n").unwrap();
         let err = read_word2vec_text(&p, None).unwrap_err();
-        assert!(matches!(err, EmbeddingsError::HeaderMismatch { .. }), "{err}");
+        assert!(
+            matches!(err, EmbeddingsError::HeaderMismatch { .. }),
+            "{err}"
+        );
         std::fs::write(&p, "1 2\na 1 2\nb 3 4\n").unwrap();
-        assert!(matches!(read_word2vec_text(&p, None).unwrap_err(), EmbeddingsError::HeaderMismatch { .. }));
+        assert!(matches!(
+            read_word2vec_text(&p, None).unwrap_err(),
+            EmbeddingsError::HeaderMismatch { .. }
+        ));
         std::fs::write(&p, "2 3\na 1 2\nb 3 4\n").unwrap();
         let msg = read_word2vec_text(&p, None).unwrap_err().to_string();
-        assert!(msg.contains("3 dimensions") && msg.contains("2 values"), "{msg}");
+        assert!(
+            msg.contains("3 dimensions") && msg.contains("2 values"),
+            "{msg}"
+        );
         // With a limit, extra lines are fine.
         std::fs::write(&p, "1 2\na 1 2\nb 3 4\n").unwrap();
         assert_eq!(read_word2vec_text(&p, Some(1)).unwrap().len(), 1);
@@ -874,9 +966,15 @@ mod tests {
         let mut bytes = std::fs::read(&pb).unwrap();
         bytes[0] = b'2';
         std::fs::write(&pb, &bytes).unwrap();
-        assert!(matches!(read_word2vec_binary(&pb, None).unwrap_err(), EmbeddingsError::HeaderMismatch { .. }));
+        assert!(matches!(
+            read_word2vec_binary(&pb, None).unwrap_err(),
+            EmbeddingsError::HeaderMismatch { .. }
+        ));
         std::fs::write(&pb, b"not a header\n").unwrap();
-        assert!(read_word2vec_binary(&pb, None).unwrap_err().to_string().contains("<number of words>"));
+        assert!(read_word2vec_binary(&pb, None)
+            .unwrap_err()
+            .to_string()
+            .contains("<number of words>"));
     }
 
     #[test]
@@ -889,7 +987,10 @@ mod tests {
         assert_eq!(back.matrix(), kv().matrix());
         assert_eq!(read_glove_text(&p, Some(1)).unwrap().len(), 1);
         std::fs::write(&p, "a 1 2\nb 3\n").unwrap();
-        assert!(matches!(read_glove_text(&p, None).unwrap_err(), EmbeddingsError::HeaderMismatch { .. }));
+        assert!(matches!(
+            read_glove_text(&p, None).unwrap_err(),
+            EmbeddingsError::HeaderMismatch { .. }
+        ));
     }
 
     #[test]
@@ -897,7 +998,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("v.txt");
         std::fs::write(&p, b"1 1\n\xff 1.0\n").unwrap();
-        assert!(matches!(read_word2vec_text(&p, None).unwrap_err(), EmbeddingsError::InvalidUtf8 { .. }));
+        assert!(matches!(
+            read_word2vec_text(&p, None).unwrap_err(),
+            EmbeddingsError::InvalidUtf8 { .. }
+        ));
     }
 
     #[test]
@@ -956,7 +1060,13 @@ mod tests {
         let bytes = std::fs::read(&p).unwrap();
         for cut in [3, 40, 80, bytes.len() - 3] {
             std::fs::write(&p, &bytes[..cut]).unwrap();
-            assert!(matches!(FastTextBin::read(&p).unwrap_err(), EmbeddingsError::Truncated { .. }), "cut {cut}");
+            assert!(
+                matches!(
+                    FastTextBin::read(&p).unwrap_err(),
+                    EmbeddingsError::Truncated { .. }
+                ),
+                "cut {cut}"
+            );
         }
     }
 }

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::corpus::Corpus;
 use crate::error::{EmbeddingsError, Result};
-use crate::keyed_vectors::KeyedVectors;
 use crate::kernels::{dot, Lcg, SharedMatrix};
+use crate::keyed_vectors::KeyedVectors;
 use crate::train::{init_row, Progress, ProgressFn};
 use crate::vocab::{FxHashMap, RawVocab, Vocab};
 
@@ -77,7 +77,11 @@ pub struct Glove {
 }
 
 /// The symmetric co-occurrence matrix as `(i, j, X_ij)` cells, both orders present.
-pub fn cooccurrences(corpus: &Corpus, vocab: &Vocab, window: usize) -> Result<Vec<(u32, u32, f32)>> {
+pub fn cooccurrences(
+    corpus: &Corpus,
+    vocab: &Vocab,
+    window: usize,
+) -> Result<Vec<(u32, u32, f32)>> {
     let mut cells: FxHashMap<u64, f32> = FxHashMap::default();
     let mut stream = corpus.stream();
     let mut ids: Vec<u32> = Vec::new();
@@ -117,16 +121,31 @@ pub fn cooccurrences(corpus: &Corpus, vocab: &Vocab, window: usize) -> Result<Ve
 }
 
 impl Glove {
-    pub fn train_new(corpus: &Corpus, params: GloveParams, progress: Option<ProgressFn>) -> Result<(Glove, GloveReport)> {
-        if params.vector_size == 0 || params.window == 0 || params.workers == 0 || params.epochs == 0 {
+    pub fn train_new(
+        corpus: &Corpus,
+        params: GloveParams,
+        progress: Option<ProgressFn>,
+    ) -> Result<(Glove, GloveReport)> {
+        if params.vector_size == 0
+            || params.window == 0
+            || params.workers == 0
+            || params.epochs == 0
+        {
             return Err(EmbeddingsError::param(
                 "vector_size/window/workers/epochs",
-                format!("{}/{}/{}/{}", params.vector_size, params.window, params.workers, params.epochs),
+                format!(
+                    "{}/{}/{}/{}",
+                    params.vector_size, params.window, params.workers, params.epochs
+                ),
                 "all at least 1",
             ));
         }
         if !(params.x_max > 0.0 && params.eta > 0.0 && params.alpha.is_finite()) {
-            return Err(EmbeddingsError::param("x_max/eta", format!("{}/{}", params.x_max, params.eta), "positive numbers (defaults 100 and 0.05)"));
+            return Err(EmbeddingsError::param(
+                "x_max/eta",
+                format!("{}/{}", params.x_max, params.eta),
+                "positive numbers (defaults 100 and 0.05)",
+            ));
         }
         let start = Instant::now();
         let raw = RawVocab::scan(corpus, params.max_vocab_size)?;
@@ -151,7 +170,12 @@ impl Glove {
         // glove.c: uniform in [-0.5, 0.5) / (dim + 1), biases included.
         for (r, row) in weights.chunks_exact_mut(d1).enumerate() {
             let word = &vocab.words[r % n];
-            init_row(word, params.seed.wrapping_add((r / n) as u64 * 7), 0.5 / d1 as f32, row);
+            init_row(
+                word,
+                params.seed.wrapping_add((r / n) as u64 * 7),
+                0.5 / d1 as f32,
+                row,
+            );
         }
         let w = SharedMatrix::new(weights, d1);
         let gradsq = SharedMatrix::new(vec![1f32; 2 * n * d1], d1);
@@ -169,7 +193,10 @@ impl Glove {
                         s.spawn(move || train_cells(part, n, w, gradsq, p))
                     })
                     .collect();
-                handles.into_iter().map(|h| h.join().unwrap_or(f64::NAN)).collect()
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or(f64::NAN))
+                    .collect()
             });
             cost.push(costs.iter().sum::<f64>() / cells.len() as f64);
             if let Some(cb) = progress {
@@ -219,7 +246,13 @@ impl Glove {
 }
 
 /// One AdaGrad pass over a slice of cells; returns the summed cost.
-fn train_cells(cells: &[(u32, u32, f32)], n: usize, w: &SharedMatrix, gradsq: &SharedMatrix, p: &GloveParams) -> f64 {
+fn train_cells(
+    cells: &[(u32, u32, f32)],
+    n: usize,
+    w: &SharedMatrix,
+    gradsq: &SharedMatrix,
+    p: &GloveParams,
+) -> f64 {
     let d = p.vector_size;
     let mut cost = 0f64;
     let mut upd1 = vec![0f32; d];
@@ -230,7 +263,11 @@ fn train_cells(cells: &[(u32, u32, f32)], n: usize, w: &SharedMatrix, gradsq: &S
         let (w1, w2) = unsafe { (w.row(l1), w.row(l2)) };
         let (g1, g2) = unsafe { (gradsq.row(l1), gradsq.row(l2)) };
         let diff = dot(&w1[..d], &w2[..d]) + w1[d] + w2[d] - x.ln();
-        let weight = if x > p.x_max { 1.0 } else { (x / p.x_max).powf(p.alpha) };
+        let weight = if x > p.x_max {
+            1.0
+        } else {
+            (x / p.x_max).powf(p.alpha)
+        };
         let fdiff = weight * diff;
         if !fdiff.is_finite() {
             continue;

@@ -28,7 +28,7 @@ unsafe impl Sync for SharedMatrix {}
 
 impl SharedMatrix {
     pub fn new(data: Vec<f32>, dim: usize) -> Self {
-        let rows = if dim == 0 { 0 } else { data.len() / dim };
+        let rows = data.len().checked_div(dim).unwrap_or(0);
         SharedMatrix {
             data: UnsafeCell::new(data),
             dim,
@@ -183,7 +183,10 @@ mod tests {
             let a: Vec<f32> = (0..n).map(|i| i as f32 * 0.5).collect();
             let b: Vec<f32> = (0..n).map(|i| 1.0 - i as f32 * 0.01).collect();
             let want: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
-            assert!((dot(&a, &b) as f64 - want).abs() < 1e-3 * (1.0 + want.abs()), "n={n}");
+            assert!(
+                (dot(&a, &b) as f64 - want).abs() < 1e-3 * (1.0 + want.abs()),
+                "n={n}"
+            );
             let mut y = b.clone();
             axpy(2.0, &a, &mut y);
             for i in 0..n {

@@ -44,7 +44,11 @@ impl KeyedVectors {
     /// (as gensim does when loading).
     pub fn new(words: Vec<String>, vectors: Vec<f32>, dim: usize) -> Result<KeyedVectors> {
         if dim == 0 {
-            return Err(EmbeddingsError::param("vector_size", 0, "a positive number of dimensions"));
+            return Err(EmbeddingsError::param(
+                "vector_size",
+                0,
+                "a positive number of dimensions",
+            ));
         }
         if vectors.len() != words.len() * dim {
             return Err(EmbeddingsError::Invalid(format!(
@@ -272,7 +276,12 @@ impl KeyedVectors {
     }
 
     /// Nearest words to a raw vector (gensim's `similar_by_vector`); nothing is excluded.
-    pub fn similar_by_vector(&self, v: &[f32], topn: usize, restrict_vocab: Option<usize>) -> Result<Vec<Scored>> {
+    pub fn similar_by_vector(
+        &self,
+        v: &[f32],
+        topn: usize,
+        restrict_vocab: Option<usize>,
+    ) -> Result<Vec<Scored>> {
         if v.len() != self.dim {
             return Err(EmbeddingsError::Invalid(format!(
                 "the query vector has {} dimensions but these vectors have {}",
@@ -286,14 +295,26 @@ impl KeyedVectors {
     }
 
     /// Indices and cosines of the `topn` best rows for a unit query vector.
-    pub(crate) fn top_indices(&self, q: &[f32], topn: usize, restrict_vocab: Option<usize>, exclude: &[usize]) -> Vec<(usize, f32)> {
+    pub(crate) fn top_indices(
+        &self,
+        q: &[f32],
+        topn: usize,
+        restrict_vocab: Option<usize>,
+        exclude: &[usize],
+    ) -> Vec<(usize, f32)> {
         let n = restrict_vocab.unwrap_or(usize::MAX).min(self.len());
         let normed = self.normed();
         let scores = (0..n).map(|i| (i, dot(&normed[i * self.dim..(i + 1) * self.dim], q)));
         top_k(scores.filter(|(i, _)| !exclude.contains(i)), topn)
     }
 
-    fn top_by_cosine(&self, q: &[f32], topn: usize, restrict_vocab: Option<usize>, exclude: &[usize]) -> Vec<Scored> {
+    fn top_by_cosine(
+        &self,
+        q: &[f32],
+        topn: usize,
+        restrict_vocab: Option<usize>,
+        exclude: &[usize],
+    ) -> Vec<Scored> {
         self.top_indices(q, topn, restrict_vocab, exclude)
             .into_iter()
             .map(|(i, s)| (self.words[i].clone(), s))
@@ -424,7 +445,9 @@ mod tests {
 
     /// Four words on the unit circle plus a fifth; easy to reason about by hand.
     fn toy() -> KeyedVectors {
-        let words = ["king", "queen", "man", "woman", "apple"].map(String::from).to_vec();
+        let words = ["king", "queen", "man", "woman", "apple"]
+            .map(String::from)
+            .to_vec();
         #[rustfmt::skip]
         let v = vec![
             1.0, 1.0, 0.0,   // king  = royal + male
@@ -453,9 +476,13 @@ mod tests {
     #[test]
     fn analogy_by_vector_offset() {
         let kv = toy();
-        let s = kv.most_similar(&["king", "woman"], &["man"], 1, None).unwrap();
+        let s = kv
+            .most_similar(&["king", "woman"], &["man"], 1, None)
+            .unwrap();
         assert_eq!(s[0].0, "queen");
-        let s = kv.most_similar_cosmul(&["king", "woman"], &["man"], 1, None).unwrap();
+        let s = kv
+            .most_similar_cosmul(&["king", "woman"], &["man"], 1, None)
+            .unwrap();
         assert_eq!(s[0].0, "queen");
     }
 
@@ -469,8 +496,14 @@ mod tests {
     #[test]
     fn doesnt_match_and_n_similarity() {
         let kv = toy();
-        assert_eq!(kv.doesnt_match(&["king", "queen", "man", "apple", "unknown"]).unwrap(), "apple");
-        let s = kv.n_similarity(&["king", "queen"], &["man", "woman"]).unwrap();
+        assert_eq!(
+            kv.doesnt_match(&["king", "queen", "man", "apple", "unknown"])
+                .unwrap(),
+            "apple"
+        );
+        let s = kv
+            .n_similarity(&["king", "queen"], &["man", "woman"])
+            .unwrap();
         // mean(king, queen) = (1, .5, .5), mean(man, woman) = (0, .5, .5): cos = .5 / (sqrt(1.5) sqrt(.5))
         assert!((s - 0.5 / (1.5f32.sqrt() * 0.5f32.sqrt())).abs() < 1e-6);
     }
@@ -502,7 +535,10 @@ mod tests {
 
     #[test]
     fn top_k_orders_and_breaks_ties_by_index() {
-        let got = top_k([(0, 0.5), (1, 0.9), (2, 0.5), (3, f32::NAN), (4, 0.7)].into_iter(), 3);
+        let got = top_k(
+            [(0, 0.5), (1, 0.9), (2, 0.5), (3, f32::NAN), (4, 0.7)].into_iter(),
+            3,
+        );
         assert_eq!(got, vec![(1, 0.9), (4, 0.7), (0, 0.5)]);
     }
 }

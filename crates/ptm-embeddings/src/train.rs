@@ -130,16 +130,17 @@ pub(crate) fn train(setup: &Setup, weights: &Weights) -> Result<TrainReport> {
                     let mut job = Job::default();
                     loop {
                         {
-                            let mut src = source
-                                .lock()
-                                .map_err(|_| EmbeddingsError::Invalid("a training thread panicked".into()))?;
+                            let mut src = source.lock().map_err(|_| {
+                                EmbeddingsError::Invalid("a training thread panicked".into())
+                            })?;
                             if !fill_job(setup, &mut src, &mut job)? {
                                 return Ok(());
                             }
                         }
                         let eff = worker.run(setup, weights, sig, &job);
                         effective.fetch_add(eff, Ordering::Relaxed);
-                        let done = words_done.fetch_add(job.raw_words, Ordering::Relaxed) + job.raw_words;
+                        let done =
+                            words_done.fetch_add(job.raw_words, Ordering::Relaxed) + job.raw_words;
                         if let Some(cb) = setup.progress {
                             let secs = start.elapsed().as_secs_f64().max(1e-9);
                             cb(&Progress {
@@ -157,8 +158,11 @@ pub(crate) fn train(setup: &Setup, weights: &Weights) -> Result<TrainReport> {
         handles
             .into_iter()
             .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err(EmbeddingsError::Invalid("a training thread panicked".into())))
+                h.join().unwrap_or_else(|_| {
+                    Err(EmbeddingsError::Invalid(
+                        "a training thread panicked".into(),
+                    ))
+                })
             })
             .collect()
     });
@@ -185,7 +189,8 @@ fn fill_job<'a>(setup: &Setup<'a>, src: &mut JobSource<'a>, job: &mut Job) -> Re
         if src.finished {
             return Ok(false);
         }
-        let progress = (src.epoch as f64 + src.pushed_in_epoch as f64 / setup.corpus_words.max(1) as f64)
+        let progress = (src.epoch as f64
+            + src.pushed_in_epoch as f64 / setup.corpus_words.max(1) as f64)
             / setup.epochs as f64;
         let alpha = setup.alpha as f64 - (setup.alpha - setup.min_alpha) as f64 * progress;
         job.alpha = (alpha as f32).max(setup.min_alpha);
@@ -233,7 +238,11 @@ struct Worker {
 impl Worker {
     fn new(setup: &Setup, thread: usize) -> Worker {
         Worker {
-            rng: Lcg(setup.seed.wrapping_mul(0x9E37_79B9).wrapping_add(thread as u64 * 7919 + 1) & 0xFFFF_FFFF_FFFF),
+            rng: Lcg(setup
+                .seed
+                .wrapping_mul(0x9E37_79B9)
+                .wrapping_add(thread as u64 * 7919 + 1)
+                & 0xFFFF_FFFF_FFFF),
             sentence: Vec::new(),
             reduced: Vec::new(),
             neu1: Vec::new(),
@@ -260,7 +269,13 @@ impl Worker {
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_job_avx2(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &SigmoidTable, job: &Job) -> u64 {
+unsafe fn run_job_avx2(
+    w: &mut Worker,
+    setup: &Setup,
+    weights: &Weights,
+    sig: &SigmoidTable,
+    job: &Job,
+) -> u64 {
     run_job(w, setup, weights, sig, job)
 }
 
@@ -358,7 +373,13 @@ fn output_step(
 }
 
 #[inline(always)]
-fn train_sentence_sg(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &SigmoidTable, alpha: f32) {
+fn train_sentence_sg(
+    w: &mut Worker,
+    setup: &Setup,
+    weights: &Weights,
+    sig: &SigmoidTable,
+    alpha: f32,
+) {
     let n = w.sentence.len();
     let window = setup.window;
     let input = weights.input;
@@ -376,7 +397,17 @@ fn train_sentence_sg(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &Sig
                     w.neu1e.fill(0.0);
                     // SAFETY: sentence words are vocabulary indices < input.rows; Hogwild! race.
                     let l1 = unsafe { input.row(w.sentence[j] as usize) };
-                    output_step(l1, &mut w.neu1e, w.sentence[i], setup, weights, sig, alpha, &mut w.rng, &mut w.targets);
+                    output_step(
+                        l1,
+                        &mut w.neu1e,
+                        w.sentence[i],
+                        setup,
+                        weights,
+                        sig,
+                        alpha,
+                        &mut w.rng,
+                        &mut w.targets,
+                    );
                     axpy(1.0, &w.neu1e, l1);
                 }
             }
@@ -391,7 +422,17 @@ fn train_sentence_sg(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &Sig
                     if j == i {
                         continue;
                     }
-                    output_step(&w.neu1, &mut w.neu1e, w.sentence[j], setup, weights, sig, alpha, &mut w.rng, &mut w.targets);
+                    output_step(
+                        &w.neu1,
+                        &mut w.neu1e,
+                        w.sentence[j],
+                        setup,
+                        weights,
+                        sig,
+                        alpha,
+                        &mut w.rng,
+                        &mut w.targets,
+                    );
                 }
                 for &r in rows {
                     // SAFETY: subword rows are < vocab + bucket = input.rows; Hogwild! race.
@@ -403,7 +444,13 @@ fn train_sentence_sg(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &Sig
 }
 
 #[inline(always)]
-fn train_sentence_cbow(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &SigmoidTable, alpha: f32) {
+fn train_sentence_cbow(
+    w: &mut Worker,
+    setup: &Setup,
+    weights: &Weights,
+    sig: &SigmoidTable,
+    alpha: f32,
+) {
     let n = w.sentence.len();
     let window = setup.window;
     let input = weights.input;
@@ -431,9 +478,20 @@ fn train_sentence_cbow(w: &mut Worker, setup: &Setup, weights: &Weights, sig: &S
             scale(inv, &mut w.neu1);
         }
         w.neu1e.fill(0.0);
-        output_step(&w.neu1, &mut w.neu1e, w.sentence[i], setup, weights, sig, alpha, &mut w.rng, &mut w.targets);
-        if setup.cbow_mean {
-            // gensim divides the error among the averaged inputs.
+        output_step(
+            &w.neu1,
+            &mut w.neu1e,
+            w.sentence[i],
+            setup,
+            weights,
+            sig,
+            alpha,
+            &mut w.rng,
+            &mut w.targets,
+        );
+        if !setup.cbow_mean {
+            // gensim (`fast_sentence_cbow_neg`): with a summed context the error is divided
+            // among the inputs; with the mean, every input receives the whole error.
             scale(inv, &mut w.neu1e);
         }
         for j in lo..hi {

@@ -194,7 +194,9 @@ impl Vocab {
         max_final_vocab: Option<usize>,
     ) -> Result<Vocab> {
         let min_count = effective_min_count(raw, min_count, max_final_vocab);
-        let mut order: Vec<usize> = (0..raw.len()).filter(|&i| raw.counts[i] >= min_count).collect();
+        let mut order: Vec<usize> = (0..raw.len())
+            .filter(|&i| raw.counts[i] >= min_count)
+            .collect();
         if order.is_empty() {
             return Err(EmbeddingsError::NothingReachesMinCount {
                 min_count,
@@ -236,7 +238,11 @@ pub fn effective_min_count(raw: &RawVocab, min_count: u64, max_final_vocab: Opti
     };
     let mut sorted = raw.counts.clone();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
-    let calc = if max < sorted.len() { sorted[max] + 1 } else { 1 };
+    let calc = if max < sorted.len() {
+        sorted[max] + 1
+    } else {
+        1
+    };
     calc.max(min_count)
 }
 
@@ -338,8 +344,11 @@ impl Huffman {
         // Nodes 0..n are leaves, n..2n-1 inner nodes; inner node k is row k - n of syn1.
         let mut parent = vec![0usize; 2 * n - 1];
         let mut branch = vec![0u8; 2 * n - 1];
-        let mut heap: BinaryHeap<std::cmp::Reverse<(u64, usize)>> =
-            counts.iter().enumerate().map(|(i, &c)| std::cmp::Reverse((c, i))).collect();
+        let mut heap: BinaryHeap<std::cmp::Reverse<(u64, usize)>> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| std::cmp::Reverse((c, i)))
+            .collect();
         for k in n..2 * n - 1 {
             let std::cmp::Reverse((c1, a)) = heap.pop().expect("heap holds two nodes");
             let std::cmp::Reverse((c2, b)) = heap.pop().expect("heap holds two nodes");
@@ -371,7 +380,10 @@ mod tests {
     use super::*;
 
     fn raw_of(text: &str, max_vocab_size: Option<usize>) -> RawVocab {
-        let sentences: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+        let sentences: Vec<Vec<&str>> = text
+            .lines()
+            .map(|l| l.split_whitespace().collect())
+            .collect();
         RawVocab::scan(&Corpus::from_sentences(&sentences), max_vocab_size).unwrap()
     }
 
@@ -422,7 +434,10 @@ mod tests {
     fn nothing_reaching_min_count_is_a_clear_error() {
         let raw = raw_of("a b c", None);
         let msg = Vocab::from_raw(&raw, 5, None).unwrap_err().to_string();
-        assert!(msg.contains("min_count=5") && msg.contains("--min-count"), "{msg}");
+        assert!(
+            msg.contains("min_count=5") && msg.contains("--min-count"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -447,12 +462,17 @@ mod tests {
         // count 500: p = (sqrt(50) + 1) * 10/500 = 0.16142135623730950
         // count 10:  p = (1 + 1) * 1 = 2 -> capped at 1
         let ints = sample_ints(&[500, 490, 10], 1e-2);
-        assert_eq!(ints[0], (0.1614213562373095f64 * 4294967296.0).round() as u32);
+        assert_eq!(
+            ints[0],
+            (0.1614213562373095f64 * 4294967296.0).round() as u32
+        );
         let p1 = ((490f64 / 10.0).sqrt() + 1.0) * (10.0 / 490.0);
         assert_eq!(ints[1], (p1 * 4294967296.0).round() as u32);
         assert_eq!(ints[2], u32::MAX);
         // sample = 0 keeps everything.
-        assert!(sample_ints(&[500, 490, 10], 0.0).iter().all(|&x| x == u32::MAX));
+        assert!(sample_ints(&[500, 490, 10], 0.0)
+            .iter()
+            .all(|&x| x == u32::MAX));
     }
 
     #[test]
@@ -462,7 +482,11 @@ mod tests {
         let d = CUM_DOMAIN as f64;
         assert_eq!(
             t.cum,
-            [(4.0 / 14.0 * d).round() as u32, (5.0 / 14.0 * d).round() as u32, CUM_DOMAIN]
+            [
+                (4.0 / 14.0 * d).round() as u32,
+                (5.0 / 14.0 * d).round() as u32,
+                CUM_DOMAIN
+            ]
         );
         // bisect_left semantics, including the exact bounds.
         assert_eq!(t.bisect(0), 0);
@@ -479,7 +503,9 @@ mod tests {
         let t = CumTable::new(&counts, 0.75);
         let mut r = 12345u64;
         for _ in 0..20_000 {
-            r = r.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            r = r
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let x = ((r >> 33) % CUM_DOMAIN as u64) as u32;
             assert_eq!(t.bisect(x) as usize, t.cum.partition_point(|&c| c < x));
         }
@@ -497,7 +523,10 @@ mod tests {
         let z: f64 = w.iter().sum();
         for i in 0..3 {
             let expected = w[i] / z * 100_000.0;
-            assert!((seen[i] as f64 - expected).abs() < 0.03 * 100_000.0, "{seen:?}");
+            assert!(
+                (seen[i] as f64 - expected).abs() < 0.03 * 100_000.0,
+                "{seen:?}"
+            );
         }
     }
 

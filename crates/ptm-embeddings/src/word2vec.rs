@@ -12,10 +12,12 @@ use serde::{Deserialize, Serialize};
 use crate::corpus::Corpus;
 use crate::error::{EmbeddingsError, Result};
 use crate::formats::{FastTextArgs, FastTextBin};
-use crate::keyed_vectors::KeyedVectors;
 use crate::kernels::SharedMatrix;
+use crate::keyed_vectors::KeyedVectors;
 use crate::ngrams::ngram_buckets;
-use crate::train::{self, init_row, init_row_from, ProgressFn, Setup, Subwords, TrainReport, Weights};
+use crate::train::{
+    self, init_row, init_row_from, ProgressFn, Setup, Subwords, TrainReport, Weights,
+};
 use crate::vocab::{sample_ints, CumTable, Huffman, RawVocab, Vocab};
 
 /// Word2Vec hyper-parameters, named and defaulted as gensim 4.4's `Word2Vec`.
@@ -92,19 +94,39 @@ impl Word2VecParams {
             ));
         }
         if !(self.alpha > 0.0 && self.alpha.is_finite()) {
-            return Err(EmbeddingsError::param("alpha", self.alpha, "a positive learning rate such as 0.025"));
+            return Err(EmbeddingsError::param(
+                "alpha",
+                self.alpha,
+                "a positive learning rate such as 0.025",
+            ));
         }
         if !(self.min_alpha >= 0.0 && self.min_alpha <= self.alpha) {
-            return Err(EmbeddingsError::param("min_alpha", self.min_alpha, "between 0 and alpha"));
+            return Err(EmbeddingsError::param(
+                "min_alpha",
+                self.min_alpha,
+                "between 0 and alpha",
+            ));
         }
         if !(self.sample >= 0.0 && self.sample.is_finite()) {
-            return Err(EmbeddingsError::param("sample", self.sample, "0 (off) or a positive threshold such as 1e-3"));
+            return Err(EmbeddingsError::param(
+                "sample",
+                self.sample,
+                "0 (off) or a positive threshold such as 1e-3",
+            ));
         }
         if !self.ns_exponent.is_finite() {
-            return Err(EmbeddingsError::param("ns_exponent", self.ns_exponent, "a finite number such as 0.75"));
+            return Err(EmbeddingsError::param(
+                "ns_exponent",
+                self.ns_exponent,
+                "a finite number such as 0.75",
+            ));
         }
         if self.max_vocab_size == Some(0) || self.max_final_vocab == Some(0) {
-            return Err(EmbeddingsError::param("max_vocab_size/max_final_vocab", 0, "at least 1, or unset"));
+            return Err(EmbeddingsError::param(
+                "max_vocab_size/max_final_vocab",
+                0,
+                "at least 1, or unset",
+            ));
         }
         Ok(())
     }
@@ -148,7 +170,11 @@ impl Core {
         params.validate()?;
         if let Some(s) = sub {
             if s.min_n == 0 || s.min_n > s.max_n {
-                return Err(EmbeddingsError::param("min_n", s.min_n, "at least 1 and at most max_n"));
+                return Err(EmbeddingsError::param(
+                    "min_n",
+                    s.min_n,
+                    "at least 1 and at most max_n",
+                ));
             }
         }
         Ok(Core {
@@ -203,14 +229,23 @@ impl Core {
         };
         self.input.resize(n * dim, 0.0);
         for i in start..n {
-            init_row(&self.vocab.words[i], self.params.seed, scale, &mut self.input[i * dim..(i + 1) * dim]);
+            init_row(
+                &self.vocab.words[i],
+                self.params.seed,
+                scale,
+                &mut self.input[i * dim..(i + 1) * dim],
+            );
         }
         if self.sub.is_some() {
             if ngrams.is_empty() {
                 let b = self.bucket();
                 let mut rows = vec![0f32; b * dim];
                 for (r, row) in rows.chunks_exact_mut(dim).enumerate() {
-                    init_row_from(self.params.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (r as u64 + 1), scale, row);
+                    init_row_from(
+                        self.params.seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ (r as u64 + 1),
+                        scale,
+                        row,
+                    );
                 }
                 self.input.extend_from_slice(&rows);
             } else {
@@ -234,13 +269,22 @@ impl Core {
         let mut rows = Vec::new();
         for (i, w) in self.vocab.words.iter().enumerate() {
             rows.push(i as u32);
-            rows.extend(ngram_buckets(w, s.min_n, s.max_n, s.bucket).into_iter().map(|b| n + b));
+            rows.extend(
+                ngram_buckets(w, s.min_n, s.max_n, s.bucket)
+                    .into_iter()
+                    .map(|b| n + b),
+            );
             offsets.push(rows.len() as u32);
         }
         Some(Subwords { offsets, rows })
     }
 
-    fn train(&mut self, corpus: &Corpus, corpus_words: Option<u64>, progress: Option<ProgressFn>) -> Result<TrainReport> {
+    fn train(
+        &mut self,
+        corpus: &Corpus,
+        corpus_words: Option<u64>,
+        progress: Option<ProgressFn>,
+    ) -> Result<TrainReport> {
         if self.vocab.is_empty() {
             return Err(EmbeddingsError::Invalid(
                 "the model has no vocabulary yet: build it from a corpus (build_vocab) before training".into(),
@@ -319,7 +363,7 @@ impl Core {
             counts: self.vocab.counts.clone(),
             ntokens: self.corpus_words as i64,
             input: self.input.clone(),
-            output_rows: if dim == 0 { 0 } else { output.len() / dim },
+            output_rows: output.len().checked_div(dim).unwrap_or(0),
             output,
         }
     }
@@ -333,7 +377,11 @@ impl Core {
             window: a.ws.max(1) as usize,
             min_count: a.min_count.max(1) as u64,
             epochs: a.epoch.max(1) as usize,
-            negative: if a.loss == 2 { a.neg.max(1) as usize } else { 0 },
+            negative: if a.loss == 2 {
+                a.neg.max(1) as usize
+            } else {
+                0
+            },
             hs: a.loss == 1,
             sg: a.model == 2,
             sample: a.t,
@@ -350,7 +398,11 @@ impl Core {
         }
         let mut output = bin.output;
         output.resize(n * dim, 0.0);
-        let (syn1neg, syn1) = if params.hs { (Vec::new(), output) } else { (output, Vec::new()) };
+        let (syn1neg, syn1) = if params.hs {
+            (Vec::new(), output)
+        } else {
+            (output, Vec::new())
+        };
         let mut core = Core::new(params, sub)?;
         core.vocab = Vocab::new(bin.words, bin.counts);
         core.input = input;
@@ -477,7 +529,10 @@ impl Word2Vec {
     pub fn from_keyed_vectors(kv: KeyedVectors, mut params: Word2VecParams) -> Result<Word2Vec> {
         params.vector_size = kv.dim();
         let n = kv.len();
-        let counts = kv.counts().map(|c| c.to_vec()).unwrap_or_else(|| (0..n).map(|i| (n - i) as u64).collect());
+        let counts = kv
+            .counts()
+            .map(|c| c.to_vec())
+            .unwrap_or_else(|| (0..n).map(|i| (n - i) as u64).collect());
         let mut core = Core::new(params, None)?;
         core.vocab = Vocab::new(kv.words().to_vec(), counts);
         core.input = kv.matrix().to_vec();
@@ -507,7 +562,11 @@ impl FastText {
         })
     }
 
-    pub fn train_new(corpus: &Corpus, params: Word2VecParams, subwords: SubwordParams) -> Result<FastText> {
+    pub fn train_new(
+        corpus: &Corpus,
+        params: Word2VecParams,
+        subwords: SubwordParams,
+    ) -> Result<FastText> {
         Ok(Self::train_new_with_progress(corpus, params, subwords, None)?.0)
     }
 
@@ -573,7 +632,9 @@ impl FastText {
         }
         let mut v = vec![0f32; dim];
         for r in &rows {
-            v.iter_mut().zip(&self.core.input[r * dim..(r + 1) * dim]).for_each(|(x, y)| *x += y);
+            v.iter_mut()
+                .zip(&self.core.input[r * dim..(r + 1) * dim])
+                .for_each(|(x, y)| *x += y);
         }
         let inv = 1.0 / rows.len() as f32;
         v.iter_mut().for_each(|x| *x *= inv);

@@ -7,11 +7,15 @@ use ptm_embeddings::{Corpus, FastText, KeyedVectors, SubwordParams, Word2Vec, Wo
 fn synthetic_corpus(sentences: usize) -> Vec<Vec<String>> {
     let topics: [&[&str]; 2] = [
         &["cat", "dog", "horse", "cow", "sheep", "goat", "pig", "duck"],
-        &["red", "green", "blue", "yellow", "purple", "orange", "pink", "brown"],
+        &[
+            "red", "green", "blue", "yellow", "purple", "orange", "pink", "brown",
+        ],
     ];
     let mut state = 42u64;
     let mut next = || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (state >> 33) as usize
     };
     (0..sentences)
@@ -66,7 +70,10 @@ fn word2vec_learns_topics_in_every_mode() {
         assert!(sep > 0.3, "sg={sg} hs={hs}: separation {sep}");
         let top = model.wv.most_similar(&["cat"], &[], 3, None).unwrap();
         assert!(
-            top.iter().all(|(w, _)| ["dog", "horse", "cow", "sheep", "goat", "pig", "duck"].contains(&w.as_str())),
+            top.iter().all(
+                |(w, _)| ["dog", "horse", "cow", "sheep", "goat", "pig", "duck"]
+                    .contains(&w.as_str())
+            ),
             "sg={sg} hs={hs}: {top:?}"
         );
     }
@@ -78,14 +85,24 @@ fn one_worker_and_a_seed_reproduce_the_run() {
     let a = Word2Vec::train_new(&corpus, params(true, false, 1)).unwrap();
     let b = Word2Vec::train_new(&corpus, params(true, false, 1)).unwrap();
     assert_eq!(a.wv.matrix(), b.wv.matrix());
-    let c = Word2Vec::train_new(&corpus, Word2VecParams { seed: 8, ..params(true, false, 1) }).unwrap();
+    let c = Word2Vec::train_new(
+        &corpus,
+        Word2VecParams {
+            seed: 8,
+            ..params(true, false, 1)
+        },
+    )
+    .unwrap();
     assert_ne!(a.wv.matrix(), c.wv.matrix());
 }
 
 #[test]
 fn the_seed_example_from_gensim() {
     // gensim: Word2Vec(sentences, vector_size=100, window=5, min_count=1); model.wv["computer"]
-    let sentences = vec![vec!["human", "interface", "computer"], vec!["survey", "user", "computer", "system"]];
+    let sentences = vec![
+        vec!["human", "interface", "computer"],
+        vec!["survey", "user", "computer", "system"],
+    ];
     let params = Word2VecParams {
         vector_size: 100,
         window: 5,
@@ -147,17 +164,25 @@ fn bad_corpora_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("empty.txt");
     std::fs::write(&empty, "\n\n  \n").unwrap();
-    let err = Word2Vec::train_new(&Corpus::from_files(&[&empty]), params(true, false, 1)).unwrap_err();
+    let err =
+        Word2Vec::train_new(&Corpus::from_files(&[&empty]), params(true, false, 1)).unwrap_err();
     assert!(err.to_string().contains("empty"), "{err}");
     let rare = dir.path().join("rare.txt");
     std::fs::write(&rare, "a b c d\n").unwrap();
-    let err = Word2Vec::train_new(&Corpus::from_files(&[&rare]), Word2VecParams::default()).unwrap_err();
+    let err =
+        Word2Vec::train_new(&Corpus::from_files(&[&rare]), Word2VecParams::default()).unwrap_err();
     assert!(err.to_string().contains("min_count=5"), "{err}");
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, b"ok line\n\xc3\x28 broken\n").unwrap();
-    let err = Word2Vec::train_new(&Corpus::from_files(&[&bad]), params(true, false, 1)).unwrap_err();
+    let err =
+        Word2Vec::train_new(&Corpus::from_files(&[&bad]), params(true, false, 1)).unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");
-    let err = Word2Vec::new(Word2VecParams { negative: 0, hs: false, ..Default::default() }).unwrap_err();
+    let err = Word2Vec::new(Word2VecParams {
+        negative: 0,
+        hs: false,
+        ..Default::default()
+    })
+    .unwrap_err();
     assert!(err.to_string().contains("negative"), "{err}");
 }
 
@@ -190,7 +215,11 @@ fn glove_learns_topics() {
     let (model, report) = Glove::train_new(&corpus, params, None).unwrap();
     // Words co-occur only within their topic: 2 topics x 8 x 8 cells.
     assert_eq!(report.cooccurrences, 2 * 8 * 8);
-    assert!(report.cost.last().unwrap() < &report.cost[0], "{:?}", report.cost);
+    assert!(
+        report.cost.last().unwrap() < &report.cost[0],
+        "{:?}",
+        report.cost
+    );
     let kv = model.keyed_vectors();
     assert!(separation(&kv) > 0.3, "{}", separation(&kv));
 }
