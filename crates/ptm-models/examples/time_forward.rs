@@ -1,6 +1,6 @@
 //! Times a BERT-base-shaped forward pass (random weights) at 1×128 and 16×128.
 //!
-//! `cargo run --release -p ptm-models --example time_forward [-- runs]`. Prints the median
+//! `cargo run --release -p ptm-models --example time_forward [-- runs [batch]]`. Prints the median
 //! of `runs` (default 5) timed forwards after one warm-up, per shape. A stop-gap until the
 //! benchmark script lands; compare builds back to back and note `/proc/loadavg`.
 //! `PTM_FUSED=0` switches ptm's fused kernels off.
@@ -47,7 +47,12 @@ fn main() -> Result<()> {
     let vb = VarBuilder::from_backend(Box::new(RandomWeights), DType::F32, dev.clone());
     let cfg = BertConfig::default();
     let model = BertModel::load(&cfg, Some(false), vb)?;
+    // An optional second argument picks one batch size (1 or 16).
+    let only: Option<usize> = std::env::args().nth(2).and_then(|s| s.parse().ok());
     for (b, t) in [(1usize, 128usize), (16, 128)] {
+        if only.is_some_and(|o| o != b) {
+            continue;
+        }
         // Ids spread over the vocabulary; the last quarter of every other row is padding.
         let rows: Vec<Vec<u32>> = (0..b)
             .map(|i| {

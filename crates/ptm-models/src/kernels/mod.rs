@@ -137,7 +137,11 @@ pub(crate) fn exp(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
     let xc = x.clamp(-87.3, 88.0);
-    let n = (xc * std::f32::consts::LOG2_E).round();
+    // Round to nearest by adding 1.5·2^23: no `roundf` call (baseline x86-64 has no
+    // rounding instruction), and the low mantissa bits of `t` then hold n as an integer.
+    const MAGIC: f32 = 12_582_912.0;
+    let t = xc * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
     let r = xc - n * LN2_HI - n * LN2_LO;
     let mut p = 1.987_569_1e-4_f32;
     p = p * r + 1.398_199_9e-3;
@@ -147,7 +151,7 @@ pub(crate) fn exp(x: f32) -> f32 {
     p = p * r + 0.5;
     p = p * r * r + r + 1.0;
     // 2^n by building the exponent field; n + 127 is in [1, 254] after the clamp.
-    let pow2 = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let pow2 = f32::from_bits((t.to_bits().wrapping_sub(MAGIC.to_bits()).wrapping_add(127)) << 23);
     let y = p * pow2;
     if x < -87.3 {
         0.0
