@@ -15,6 +15,10 @@ mod pipeline;
     about = "Pre-trained language models: run, embed, train"
 )]
 struct Cli {
+    /// Threads for model math and tokenization (default: RAYON_NUM_THREADS, else every core).
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -32,6 +36,19 @@ enum Command {
 
 fn main() {
     let cli = Cli::parse();
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            std::process::exit(2);
+        }
+        // One pool for everything: candle sizes its GEMM parallelism from
+        // RAYON_NUM_THREADS, and rayon's global pool (kernels, tokenization) is built to
+        // match. Set before any other thread exists.
+        std::env::set_var("RAYON_NUM_THREADS", n.to_string());
+        let _ = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global();
+    }
     let result = match cli.command {
         Command::Pipeline(args) => pipeline::run(args),
         Command::Embeddings(cmd) => embeddings::run(cmd),
