@@ -65,8 +65,11 @@ fn separation(kv: &KeyedVectors) -> f32 {
 fn word2vec_learns_topics_in_every_mode() {
     let corpus = Corpus::from_sentences(&synthetic_corpus(2000));
     for (sg, hs) in [(true, false), (false, false), (true, true), (false, true)] {
-        let model = Word2Vec::train_new(&corpus, params(sg, hs, 2)).unwrap();
+        // One worker: a seeded run is deterministic, so the threshold cannot flake (with two
+        // Hogwild workers the separation varies from run to run).
+        let model = Word2Vec::train_new(&corpus, params(sg, hs, 1)).unwrap();
         let sep = separation(&model.wv);
+        eprintln!("sg={sg} hs={hs}: separation {sep}");
         assert!(sep > 0.3, "sg={sg} hs={hs}: separation {sep}");
         let top = model.wv.most_similar(&["cat"], &[], 3, None).unwrap();
         assert!(
@@ -143,7 +146,7 @@ fn fasttext_learns_and_covers_unseen_words() {
         bucket: 5000,
     };
     for sg in [true, false] {
-        let model = FastText::train_new(&corpus, params(sg, false, 2), sub).unwrap();
+        let model = FastText::train_new(&corpus, params(sg, false, 1), sub).unwrap();
         let kv = model.keyed_vectors();
         assert!(separation(&kv) > 0.2, "sg={sg}: {}", separation(&kv));
         // "horses" was never seen but shares n-grams with "horse".
