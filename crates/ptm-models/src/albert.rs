@@ -12,10 +12,7 @@ use serde::Deserialize;
 
 use crate::bert::{BertEmbeddings, LmHead, LmHeadNames};
 use crate::model::{EncoderInput, EncoderModel, ModelOutput, Task};
-use crate::nn::{
-    additive_attention_mask, attention, merge_heads, split_heads, Activation, Dropout, LayerNorm,
-    Linear,
-};
+use crate::nn::{additive_attention_mask, Activation, Dropout, LayerNorm, Linear, SelfAttention};
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default)]
@@ -63,13 +60,9 @@ impl Default for AlbertConfig {
 }
 
 struct AlbertLayer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    attention: SelfAttention,
     dense: Linear,
     attention_norm: LayerNorm,
-    heads: usize,
-    attention_dropout: Dropout,
     dropout: Dropout,
     ffn: Linear,
     ffn_output: Linear,
@@ -82,13 +75,15 @@ impl AlbertLayer {
         let h = cfg.hidden_size;
         let att = vb.pp("attention");
         Ok(Self {
-            query: Linear::load(h, h, att.pp("query"))?,
-            key: Linear::load(h, h, att.pp("key"))?,
-            value: Linear::load(h, h, att.pp("value"))?,
+            attention: SelfAttention::load(
+                h,
+                cfg.num_attention_heads,
+                cfg.attention_probs_dropout_prob,
+                ["query", "key", "value"],
+                att.clone(),
+            )?,
             dense: Linear::load(h, h, att.pp("dense"))?,
             attention_norm: LayerNorm::load(h, cfg.layer_norm_eps, att.pp("LayerNorm"))?,
-            heads: cfg.num_attention_heads,
-            attention_dropout: Dropout::new(cfg.attention_probs_dropout_prob),
             dropout: Dropout::new(cfg.hidden_dropout_prob),
             ffn: Linear::load(h, cfg.intermediate_size, vb.pp("ffn"))?,
             ffn_output: Linear::load(cfg.intermediate_size, h, vb.pp("ffn_output"))?,
@@ -102,10 +97,7 @@ impl AlbertLayer {
     }
 
     fn forward_t(&self, x: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        let q = split_heads(&self.query.forward(x)?, self.heads)?; // (b, heads, t, head_dim)
-        let k = split_heads(&self.key.forward(x)?, self.heads)?;
-        let v = split_heads(&self.value.forward(x)?, self.heads)?;
-        let ctx = merge_heads(&attention(&q, &k, &v, mask, self.attention_dropout, train)?)?;
+        let ctx = self.attention.forward_t(x, mask, train)?; // (b, t, hidden)
         let proj = self.dropout.forward_t(&self.dense.forward(&ctx)?, train)?;
         let a = self.attention_norm.forward_residual(&proj, x)?;
         let f = self

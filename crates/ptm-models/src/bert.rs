@@ -13,8 +13,7 @@ use serde::Deserialize;
 
 use crate::model::{EncoderInput, EncoderModel, ModelOutput, Task};
 use crate::nn::{
-    additive_attention_mask, attention, merge_heads, split_heads, Activation, Dropout, Embedding,
-    LayerNorm, Linear,
+    additive_attention_mask, Activation, Dropout, Embedding, LayerNorm, Linear, SelfAttention,
 };
 
 #[derive(Clone, Debug, Deserialize)]
@@ -286,11 +285,7 @@ impl AddNorm {
 }
 
 struct BertLayer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    heads: usize,
-    attention_dropout: Dropout,
+    attention: SelfAttention,
     attention_output: AddNorm,
     intermediate: Linear,
     act: Activation,
@@ -299,13 +294,14 @@ struct BertLayer {
 
 impl BertLayer {
     fn load(d: &EncoderDims, vb: VarBuilder) -> Result<Self> {
-        let sa = vb.pp("attention").pp("self");
         Ok(Self {
-            query: Linear::load(d.hidden, d.hidden, sa.pp("query"))?,
-            key: Linear::load(d.hidden, d.hidden, sa.pp("key"))?,
-            value: Linear::load(d.hidden, d.hidden, sa.pp("value"))?,
-            heads: d.heads,
-            attention_dropout: Dropout::new(d.attention_dropout),
+            attention: SelfAttention::load(
+                d.hidden,
+                d.heads,
+                d.attention_dropout,
+                ["query", "key", "value"],
+                vb.pp("attention").pp("self"),
+            )?,
             attention_output: AddNorm::load(d.hidden, d, vb.pp("attention").pp("output"))?,
             intermediate: Linear::load(
                 d.hidden,
@@ -318,10 +314,7 @@ impl BertLayer {
     }
 
     fn forward_t(&self, x: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        let q = split_heads(&self.query.forward(x)?, self.heads)?; // (b, heads, t, head_dim)
-        let k = split_heads(&self.key.forward(x)?, self.heads)?;
-        let v = split_heads(&self.value.forward(x)?, self.heads)?;
-        let ctx = merge_heads(&attention(&q, &k, &v, mask, self.attention_dropout, train)?)?; // (b, t, hidden)
+        let ctx = self.attention.forward_t(x, mask, train)?; // (b, t, hidden)
         let x = self.attention_output.forward_t(&ctx, x, train)?;
         let h = self.intermediate.forward_act(&x, self.act)?; // (b, t, intermediate)
         self.output.forward_t(&h, &x, train)

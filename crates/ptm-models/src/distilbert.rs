@@ -11,8 +11,7 @@ use serde::Deserialize;
 use crate::bert::{LmHead, LmHeadNames};
 use crate::model::{EncoderInput, EncoderModel, ModelOutput, Task};
 use crate::nn::{
-    additive_attention_mask, attention, merge_heads, split_heads, Activation, Dropout, Embedding,
-    LayerNorm, Linear,
+    additive_attention_mask, Activation, Dropout, Embedding, LayerNorm, Linear, SelfAttention,
 };
 
 /// DistilBERT fixes its LayerNorm epsilon instead of configuring it.
@@ -56,12 +55,8 @@ impl Default for DistilBertConfig {
 }
 
 struct Block {
-    q_lin: Linear,
-    k_lin: Linear,
-    v_lin: Linear,
+    attention: SelfAttention,
     out_lin: Linear,
-    heads: usize,
-    attention_dropout: Dropout,
     sa_layer_norm: LayerNorm,
     lin1: Linear,
     lin2: Linear,
@@ -75,12 +70,14 @@ impl Block {
         let d = cfg.dim;
         let att = vb.pp("attention");
         Ok(Self {
-            q_lin: Linear::load(d, d, att.pp("q_lin"))?,
-            k_lin: Linear::load(d, d, att.pp("k_lin"))?,
-            v_lin: Linear::load(d, d, att.pp("v_lin"))?,
+            attention: SelfAttention::load(
+                d,
+                cfg.n_heads,
+                cfg.attention_dropout,
+                ["q_lin", "k_lin", "v_lin"],
+                att.clone(),
+            )?,
             out_lin: Linear::load(d, d, att.pp("out_lin"))?,
-            heads: cfg.n_heads,
-            attention_dropout: Dropout::new(cfg.attention_dropout),
             sa_layer_norm: LayerNorm::load(d, LAYER_NORM_EPS, vb.pp("sa_layer_norm"))?,
             lin1: Linear::load(d, cfg.hidden_dim, vb.pp("ffn").pp("lin1"))?,
             lin2: Linear::load(cfg.hidden_dim, d, vb.pp("ffn").pp("lin2"))?,
@@ -91,10 +88,7 @@ impl Block {
     }
 
     fn forward_t(&self, x: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
-        let q = split_heads(&self.q_lin.forward(x)?, self.heads)?; // (b, heads, t, head_dim)
-        let k = split_heads(&self.k_lin.forward(x)?, self.heads)?;
-        let v = split_heads(&self.v_lin.forward(x)?, self.heads)?;
-        let ctx = merge_heads(&attention(&q, &k, &v, mask, self.attention_dropout, train)?)?;
+        let ctx = self.attention.forward_t(x, mask, train)?; // (b, t, dim)
         let sa = self
             .sa_layer_norm
             .forward_residual(&self.out_lin.forward(&ctx)?, x)?;

@@ -284,6 +284,46 @@ pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
     x.transpose(1, 2)?.contiguous()?.reshape((b, t, h * d))
 }
 
+/// Multi-head self-attention up to the context vectors: the query, key and value
+/// projections, the heads split, attention, the heads merged. The output projection and
+/// residual stay with each architecture, whose names and norms differ.
+#[derive(Clone, Debug)]
+pub struct SelfAttention {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    heads: usize,
+    dropout: Dropout,
+}
+
+impl SelfAttention {
+    /// `names`: the checkpoint names of the query, key and value layers under `vb`
+    /// (`["query", "key", "value"]` in BERT, `["q_lin", "k_lin", "v_lin"]` in DistilBERT).
+    pub fn load(
+        hidden: usize,
+        heads: usize,
+        dropout: f64,
+        names: [&str; 3],
+        vb: VarBuilder,
+    ) -> Result<Self> {
+        Ok(Self {
+            query: Linear::load(hidden, hidden, vb.pp(names[0]))?,
+            key: Linear::load(hidden, hidden, vb.pp(names[1]))?,
+            value: Linear::load(hidden, hidden, vb.pp(names[2]))?,
+            heads,
+            dropout: Dropout::new(dropout),
+        })
+    }
+
+    /// `x`: `(b, t, hidden)`; `mask`: additive `(b, 1, 1, t)`. Returns `(b, t, hidden)`.
+    pub fn forward_t(&self, x: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        let q = split_heads(&self.query.forward(x)?, self.heads)?; // (b, heads, t, head_dim)
+        let k = split_heads(&self.key.forward(x)?, self.heads)?;
+        let v = split_heads(&self.value.forward(x)?, self.heads)?;
+        merge_heads(&attention(&q, &k, &v, mask, self.dropout, train)?)
+    }
+}
+
 /// Scaled dot-product attention with an additive mask.
 ///
 /// `q`, `k`, `v`: `(b, heads, t, d)`, possibly strided views; `mask`: `(b, 1, 1, t)`
