@@ -5,7 +5,8 @@ mod common;
 
 use common::{assert_matches, cases, inputs, model_dir, offline};
 use ptm_pipelines::pipelines::{
-    feature_extraction, fill_mask, text_classification, zero_shot, PipelineOptions,
+    feature_extraction, fill_mask, sentence_similarity, text_classification, zero_shot,
+    PipelineOptions,
 };
 use ptm_pipelines::{pipeline, PipelineInput, PipelineTask};
 use serde_json::Value;
@@ -98,19 +99,72 @@ fn zero_shot_matches_transformers() {
 
 #[test]
 fn sentence_embeddings_match_sentence_transformers() {
-    for case in cases("sentence-embeddings") {
-        let model = case["model"].as_str().unwrap();
-        let p = pipeline(
-            PipelineTask::FeatureExtraction,
-            &model_dir(model),
-            &offline(),
-            &PipelineOptions::default(),
-        )
-        .unwrap();
-        let ins = inputs(&case);
-        let ours: Vec<Value> = p.run_json(&ins).into_iter().map(|r| r.unwrap()).collect();
-        assert_matches(&Value::Array(ours), &case["outputs"], model);
-    }
+    // One case: embeddings, their cosine matrix and a semantic search, all from
+    // sentence-transformers on the st-minilm fixture.
+    let path = common::fixtures().join("pipelines/sentence-embeddings.json");
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let model = case["model"].as_str().unwrap();
+    let p = pipeline(
+        PipelineTask::FeatureExtraction,
+        &model_dir(model),
+        &offline(),
+        &PipelineOptions::default(),
+    )
+    .unwrap();
+    let ins = inputs(&case);
+    assert_eq!(ins.len(), 5);
+    let ours: Vec<Value> = p.run_json(&ins).into_iter().map(|r| r.unwrap()).collect();
+    assert_matches(&Value::Array(ours.clone()), &case["outputs"], model);
+
+    let vectors: Vec<Vec<f32>> = ours
+        .iter()
+        .map(|v| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap() as f32)
+                .collect()
+        })
+        .collect();
+    let cos: Vec<Vec<f64>> = vectors
+        .iter()
+        .map(|a| {
+            vectors
+                .iter()
+                .map(|b| sentence_similarity::cos_sim(a, b))
+                .collect()
+        })
+        .collect();
+    assert_matches(&serde_json::json!(cos), &case["cos_sim"], "cos_sim");
+
+    let search = &case["semantic_search"];
+    let corpus: Vec<PipelineInput> = search["corpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| PipelineInput::Text(t.as_str().unwrap().to_string()))
+        .collect();
+    let query = PipelineInput::Text(search["query"].as_str().unwrap().to_string());
+    let embed = |xs: &[PipelineInput]| -> Vec<Vec<f32>> {
+        p.run_json(xs)
+            .into_iter()
+            .map(|r| {
+                r.unwrap()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_f64().unwrap() as f32)
+                    .collect()
+            })
+            .collect()
+    };
+    let q = embed(&[query]).pop().unwrap();
+    let hits = sentence_similarity::semantic_search(
+        &q,
+        &embed(&corpus),
+        search["top_k"].as_u64().unwrap() as usize,
+    );
+    assert_matches(&serde_json::json!(hits), &search["hits"], "semantic_search");
 }
 
 #[test]
