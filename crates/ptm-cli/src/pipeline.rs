@@ -164,7 +164,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut failed = false;
     let progress = indicatif::ProgressBar::new(inputs.len() as u64);
-    for chunk in inputs.chunks(args.batch_size.max(1)) {
+    // Batches of --batch-size, except for tasks that rank the inputs against each other:
+    // those take every input at once and batch the forward passes themselves.
+    let chunk_len = if task.compares_inputs() {
+        inputs.len().max(1)
+    } else {
+        args.batch_size
+    };
+    for chunk in inputs.chunks(chunk_len) {
         let parsed: Vec<Result<PipelineInput, String>> = chunk.to_vec();
         let good: Vec<PipelineInput> = parsed
             .iter()
@@ -278,6 +285,7 @@ fn build_options(task: PipelineTask, a: &Args) -> anyhow::Result<(PipelineOption
         o.feature_extraction.normalize = Some(true);
     }
     o.sentence_similarity.query = a.query.clone();
+    o.sentence_similarity.batch_size = a.batch_size;
     if task == PipelineTask::SentenceSimilarity && a.query.is_none() {
         bail!("sentence-similarity needs --query TEXT");
     }

@@ -296,3 +296,49 @@ fn a_hub_id_resolves_through_a_fake_cache_offline() {
         "same answer from the cache as from the folder"
     );
 }
+
+/// Regression: sentence-similarity ranked each `--batch-size` chunk on its own, so with more
+/// inputs than the batch size two inputs could both be rank 1.
+#[test]
+fn sentence_similarity_ranks_span_every_input_not_each_batch() {
+    let m = model("st-minilm");
+    let texts: Vec<String> = (0..11)
+        .map(|i| format!("sentence number {i} about cats and {} dogs", i * 7 % 5))
+        .collect();
+    let run = |batch: &str| {
+        let mut args = vec![
+            "pipeline",
+            "sentence-similarity",
+            "--model",
+            m.to_str().unwrap(),
+            "--query",
+            "cats and dogs",
+            "--batch-size",
+            batch,
+        ];
+        args.extend(texts.iter().map(String::as_str));
+        let out = ptm(&args, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        lines(&out)
+    };
+    let small = run("3");
+    assert_eq!(small.len(), texts.len());
+    let mut ranks: Vec<u64> = small.iter().map(|v| v["rank"].as_u64().unwrap()).collect();
+    let by_rank: Vec<f64> = {
+        let mut rows: Vec<_> = small.iter().collect();
+        rows.sort_by_key(|v| v["rank"].as_u64());
+        rows.iter().map(|v| v["score"].as_f64().unwrap()).collect()
+    };
+    assert!(by_rank.windows(2).all(|w| w[0] >= w[1]), "{by_rank:?}");
+    ranks.sort();
+    assert_eq!(ranks, (1..=texts.len() as u64).collect::<Vec<_>>());
+    let large = run("32");
+    for (a, b) in small.iter().zip(&large) {
+        assert_eq!(a["rank"], b["rank"]);
+        assert!((a["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs() < 1e-5);
+    }
+}

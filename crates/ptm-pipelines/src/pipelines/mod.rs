@@ -62,6 +62,13 @@ impl PipelineTask {
         })
     }
 
+    /// Whether an input's result depends on the other inputs (sentence-similarity ranks
+    /// every input against the others), so that a caller must pass all inputs in one
+    /// [`Pipeline::run_json`] call rather than in batches.
+    pub fn compares_inputs(self) -> bool {
+        self == Self::SentenceSimilarity
+    }
+
     /// The checkpoint transformers uses when no model is named.
     pub fn default_model(self) -> &'static str {
         match self {

@@ -8,10 +8,22 @@ use super::feature_extraction::FeatureExtraction;
 use super::{Pipeline, PipelineInput, PipelineTask};
 use crate::error::{Error, Result};
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Options {
     /// The query every input is compared with.
     pub query: Option<String>,
+    /// Inputs embedded per forward pass (sentence-transformers' `encode` default, 32).
+    /// Ranks are always over every input of a [`Pipeline::run_json`] call.
+    pub batch_size: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            query: None,
+            batch_size: 32,
+        }
+    }
 }
 
 /// One hit of a semantic search, as sentence-transformers returns it.
@@ -65,37 +77,53 @@ impl SentenceSimilarity {
     }
 }
 
+impl SentenceSimilarity {
+    /// The query's vector and the inputs' vectors.
+    fn embed(&self, inputs: &[PipelineInput]) -> Result<(Vec<f32>, Vec<Vec<f32>>)> {
+        let query = self.options.query.clone().unwrap_or_default();
+        let q = self
+            .embedder
+            .embed(&[query])?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let mut corpus = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(self.options.batch_size.max(1)) {
+            let texts: Vec<String> = chunk.iter().map(|i| i.text().to_string()).collect();
+            corpus.extend(self.embedder.embed(&texts)?);
+        }
+        Ok((q, corpus))
+    }
+}
+
 impl Pipeline for SentenceSimilarity {
     fn task(&self) -> PipelineTask {
         PipelineTask::SentenceSimilarity
     }
 
     /// One `{"score": cos, "rank": r}` per input: its cosine with the query and its place
-    /// (1 = most similar) in the semantic search over the batch.
+    /// (1 = most similar) in the semantic search over all the inputs of this call, which
+    /// are embedded `batch_size` at a time.
     fn run_json(&self, inputs: &[PipelineInput]) -> Vec<Result<Value>> {
-        let query = self.options.query.clone().unwrap_or_default();
-        let mut texts: Vec<String> = vec![query];
-        texts.extend(inputs.iter().map(|i| i.text().to_string()));
-        let vectors = match self.embedder.embed(&texts) {
-            Ok(v) => v,
+        match self.embed(inputs) {
+            Ok((q, corpus)) => {
+                let mut rows = vec![serde_json::Value::Null; corpus.len()];
+                for (r, hit) in semantic_search(&q, &corpus, corpus.len())
+                    .iter()
+                    .enumerate()
+                {
+                    rows[hit.corpus_id] = serde_json::json!({ "score": hit.score, "rank": r + 1 });
+                }
+                rows.into_iter().map(Ok).collect()
+            }
             Err(e) => {
                 let msg = e.to_string();
-                return inputs
+                inputs
                     .iter()
                     .map(|_| Err(Error::Input(msg.clone())))
-                    .collect();
+                    .collect()
             }
-        };
-        let (q, corpus) = vectors.split_first().expect("query embedded");
-        let mut rank = vec![0; corpus.len()];
-        for (r, hit) in semantic_search(q, corpus, corpus.len()).iter().enumerate() {
-            rank[hit.corpus_id] = r + 1;
         }
-        corpus
-            .iter()
-            .zip(rank)
-            .map(|(v, r)| Ok(serde_json::json!({ "score": cos_sim(q, v), "rank": r })))
-            .collect()
     }
 
     fn warnings(&self) -> &[String] {
