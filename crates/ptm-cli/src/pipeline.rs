@@ -143,10 +143,14 @@ pub fn run(args: Args) -> anyhow::Result<i32> {
             return Ok(USAGE_ERROR);
         }
     };
-    let reference = args
-        .model
-        .clone()
-        .unwrap_or_else(|| task.default_model().to_string());
+    let reference = match (&args.model, task.default_model()) {
+        (Some(m), _) => m.clone(),
+        (None, Ok(m)) => m.to_string(),
+        (None, Err(e)) => {
+            eprintln!("error: {e}");
+            return Ok(USAGE_ERROR);
+        }
+    };
     if args.model.is_none() {
         eprintln!(
             "no --model given: using {reference}, transformers' default for {}",

@@ -251,19 +251,63 @@ fn zero_shot_and_ner_run_from_the_command_line() {
     assert!(lines(&out)[0].as_array().is_some());
 }
 
-#[test]
-fn a_hub_id_resolves_through_a_fake_cache_offline() {
-    let cache = tempfile::tempdir().unwrap();
+/// Puts the fixture `fixture` into the Hugging Face cache at `hub` as the repo `id`, the
+/// way huggingface_hub lays it out (`refs/main` naming a snapshot).
+fn fake_cache_entry(hub: &Path, id: &str, fixture: &str) {
     let hash = "0123456789abcdef0123456789abcdef01234567";
-    let repo = cache.path().join("models--test-org--tiny-bert");
+    let repo = hub.join(format!("models--{}", id.replace('/', "--")));
     let snapshot = repo.join("snapshots").join(hash);
     std::fs::create_dir_all(&snapshot).unwrap();
     std::fs::create_dir_all(repo.join("refs")).unwrap();
     std::fs::write(repo.join("refs/main"), hash).unwrap();
-    for entry in std::fs::read_dir(model("bert-seqcls")).unwrap() {
+    for entry in std::fs::read_dir(model(fixture)).unwrap() {
         let p = entry.unwrap().path();
         std::fs::copy(&p, snapshot.join(p.file_name().unwrap())).unwrap();
     }
+}
+
+/// Without --model a task runs transformers' default checkpoint, found here in a fake cache
+/// under `$HF_HOME/hub`; zero-shot's default (BART) is refused before any download.
+#[test]
+fn without_a_model_the_task_default_comes_from_the_cache() {
+    let home = tempfile::tempdir().unwrap();
+    fake_cache_entry(
+        &home.path().join("hub"),
+        "distilbert/distilbert-base-uncased-finetuned-sst-2-english",
+        "bert-seqcls",
+    );
+    let run = |task: &str| {
+        Command::new(env!("CARGO_BIN_EXE_ptm"))
+            .args(["pipeline", task, "great film"])
+            .env("HF_HOME", home.path())
+            .env_remove("HF_HUB_CACHE")
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap()
+    };
+    let out = run("sentiment-analysis");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("distilbert-base-uncased-finetuned-sst-2-english"),
+        "{err}"
+    );
+    assert_eq!(lines(&out).len(), 1);
+
+    let out = run("zero-shot-classification");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("bart-large-mnli") && err.contains("--model"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_hub_id_resolves_through_a_fake_cache_offline() {
+    let cache = tempfile::tempdir().unwrap();
+    fake_cache_entry(cache.path(), "test-org/tiny-bert", "bert-seqcls");
     let out = Command::new(env!("CARGO_BIN_EXE_ptm"))
         .args([
             "pipeline",

@@ -69,9 +69,11 @@ impl PipelineTask {
         self == Self::SentenceSimilarity
     }
 
-    /// The checkpoint transformers uses when no model is named.
-    pub fn default_model(self) -> &'static str {
-        match self {
+    /// The checkpoint transformers uses when no model is named. An error when ptm cannot
+    /// run that checkpoint's architecture, saying what to pass instead (checked before
+    /// anything is downloaded).
+    pub fn default_model(self) -> Result<&'static str> {
+        Ok(match self {
             Self::FeatureExtraction => "distilbert/distilbert-base-cased",
             Self::SentenceSimilarity => "sentence-transformers/all-MiniLM-L6-v2",
             Self::FillMask => "distilbert/distilroberta-base",
@@ -80,8 +82,17 @@ impl PipelineTask {
             }
             Self::TokenClassification => "dbmdz/bert-large-cased-finetuned-conll03-english",
             Self::QuestionAnswering => "distilbert/distilbert-base-cased-distilled-squad",
-            Self::ZeroShotClassification => "facebook/bart-large-mnli",
-        }
+            Self::ZeroShotClassification => {
+                return Err(Error::Input(
+                    "zero-shot-classification has no default model in ptm yet: transformers' \
+                     default, facebook/bart-large-mnli, is a BART encoder-decoder, which ptm \
+                     does not run yet; pass --model with an NLI encoder checkpoint (BERT, \
+                     RoBERTa, DistilBERT, ALBERT or ELECTRA family, with an 'entailment' \
+                     label), e.g. cross-encoder/nli-distilroberta-base"
+                        .into(),
+                ))
+            }
+        })
     }
 }
 
