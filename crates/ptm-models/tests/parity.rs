@@ -189,3 +189,54 @@ fn every_fixture_matches_transformers() {
     let report: Vec<String> = names.iter().map(|n| check(n)).collect();
     eprintln!("{}", report.join("\n"));
 }
+
+/// `--dtype f16|bf16`: every architecture computes in half precision (candle's ops, not
+/// the f32 kernels) and stays near transformers' f32 hidden states. The bounds are what
+/// 8 (bf16) and 11 (f16) mantissa bits allow through two layers, not 1e-4.
+#[test]
+fn half_precision_compute_stays_near_the_f32_reference() {
+    for name in [
+        "bert-base",
+        "roberta-base",
+        "distilbert-base",
+        "albert-base",
+        "electra-base",
+        "bert-seqcls",
+    ] {
+        let dir = fixtures().join("models").join(name);
+        let reference = candle_core::safetensors::load(
+            fixtures().join(format!("reference/{name}.safetensors")),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let input = EncoderInput {
+            input_ids: ids(&reference["input_ids"]),
+            attention_mask: ids(&reference["attention_mask"]),
+            token_type_ids: reference.get("token_type_ids").map(ids),
+        };
+        let mask = input.attention_mask.to_dtype(DType::F32).unwrap();
+        for (dtype, bound) in [(DType::BF16, 0.1f32), (DType::F16, 2e-2)] {
+            let options = LoadOptions {
+                dtype,
+                ..LoadOptions::default()
+            };
+            let (model, _) = AutoModel::from_dir(&dir, task_of(&dir), &options).unwrap();
+            let out = model.forward(&input).unwrap();
+            let mut compare = |what: &str, ours: &Tensor| {
+                assert_eq!(
+                    ours.dtype(),
+                    dtype,
+                    "{name}: {what} not computed in {dtype:?}"
+                );
+                let ours = ours.to_dtype(DType::F32).unwrap();
+                let d = max_abs_diff(&masked(&ours, &mask), &masked(&reference[what], &mask));
+                assert!(d <= bound, "{name} in {dtype:?}: {what} differs by {d}");
+                eprintln!("{name} {dtype:?} {what}: max |diff| {d:.2e}");
+            };
+            compare("last_hidden_state", &out.last_hidden_state);
+            if let Some(l) = &out.logits {
+                compare("logits", l);
+            }
+        }
+    }
+}
