@@ -222,7 +222,7 @@ fn half_precision_compute_stays_near_the_f32_reference() {
             };
             let (model, _) = AutoModel::from_dir(&dir, task_of(&dir), &options).unwrap();
             let out = model.forward(&input).unwrap();
-            let mut compare = |what: &str, ours: &Tensor| {
+            let compare = |what: &str, ours: &Tensor| {
                 assert_eq!(
                     ours.dtype(),
                     dtype,
