@@ -304,6 +304,38 @@ fn without_a_model_the_task_default_comes_from_the_cache() {
     assert!(out.stdout.is_empty());
 }
 
+/// A cached snapshot without its weights, offline: the error says the file is not cached
+/// and how to get it, not merely that the model has no weights.
+#[test]
+fn offline_weights_absent_from_the_cache_say_how_to_get_them() {
+    let cache = tempfile::tempdir().unwrap();
+    fake_cache_entry(cache.path(), "test-org/no-weights", "bert-seqcls");
+    let snapshots = cache.path().join("models--test-org--no-weights/snapshots");
+    for entry in std::fs::read_dir(&snapshots).unwrap() {
+        std::fs::remove_file(entry.unwrap().path().join("model.safetensors")).unwrap();
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_ptm"))
+        .args([
+            "pipeline",
+            "text-classification",
+            "--model",
+            "test-org/no-weights",
+        ])
+        .args(["--offline", "great film"])
+        .env("HF_HUB_CACHE", cache.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for expected in [
+        "model.safetensors",
+        "not in the Hugging Face cache",
+        "without --offline",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in: {err}");
+    }
+}
+
 #[test]
 fn a_hub_id_resolves_through_a_fake_cache_offline() {
     let cache = tempfile::tempdir().unwrap();

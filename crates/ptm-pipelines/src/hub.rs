@@ -377,16 +377,24 @@ impl ModelRepo {
 
     /// Like [`ModelRepo::get`], but a missing file is an error naming it and the repository.
     pub fn require(&self, filename: &str) -> Result<PathBuf> {
-        self.get(filename)?.ok_or_else(|| match &self.source {
+        self.get(filename)?
+            .ok_or_else(|| self.missing(filename, String::new()))
+    }
+
+    /// The error for a file this repository lacks: that it is not cached and how to get
+    /// it, when offline mode may be the cause; else that the repository has no such file.
+    /// `hint`, when not empty, starts with a separator (" (expected ...)").
+    pub fn missing(&self, filename: &str, hint: String) -> Error {
+        match &self.source {
             Source::Hub(repo) if repo.offline && !repo.known_absent(filename) => {
                 repo.not_cached(filename)
             }
             _ => Error::MissingFile {
                 location: self.describe(),
                 file: filename.to_string(),
-                hint: String::new(),
+                hint,
             },
-        })
+        }
     }
 
     /// Reads and parses a JSON file of the repository, if it has one.

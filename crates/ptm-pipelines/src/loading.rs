@@ -139,11 +139,8 @@ fn open_weights(repo: &ModelRepo) -> Result<Checkpoint> {
             return Ok(Checkpoint::open(&single)?);
         }
     }
-    Err(Error::MissingFile {
-        location: repo.describe(),
-        file: "weights".into(),
-        hint: " (expected model.safetensors, model.safetensors.index.json with its shards, or \
-               pytorch_model.bin)"
-            .into(),
-    })
+    Err(repo.missing(
+        "model.safetensors",
+        " (nor model.safetensors.index.json with its shards, nor pytorch_model.bin)".into(),
+    ))
 }
