@@ -441,7 +441,7 @@ impl LmHead {
             dense,
             act,
             norm,
-            decoder: Linear::new(weight, Some(bias)),
+            decoder: Linear::new(weight, Some(bias))?,
         })
     }
 

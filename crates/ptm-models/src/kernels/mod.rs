@@ -18,6 +18,7 @@ pub mod attention;
 pub mod bias_gelu;
 pub mod layer_norm;
 pub mod softmax;
+pub mod transpose;
 
 static FUSED: AtomicBool = AtomicBool::new(true);
 
