@@ -5,6 +5,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod alloc;
 mod embeddings;
 mod pipeline;
 
@@ -35,6 +36,7 @@ enum Command {
 }
 
 fn main() {
+    alloc::keep_freed_memory();
     let cli = Cli::parse();
     if let Some(n) = cli.threads {
         if n == 0 {

@@ -18,6 +18,9 @@ use ptm_pipelines::pipelines::CommonOptions;
 use ptm_pipelines::{LoadedModel, ModelOptions};
 use serde_json::json;
 
+#[path = "../alloc.rs"]
+mod alloc;
+
 #[derive(Parser)]
 #[command(
     name = "ptm-bench",
@@ -94,6 +97,7 @@ struct MatmulArgs {
 }
 
 fn main() -> anyhow::Result<()> {
+    alloc::keep_freed_memory();
     let cli = Cli::parse();
     eprintln!(
         "ptm-bench: {} thread(s) (RAYON_NUM_THREADS={})",
