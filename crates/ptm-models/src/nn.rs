@@ -91,7 +91,8 @@ impl Linear {
         };
         match (gelu, &self.bias) {
             (Some(kind), Some(b)) if kernels::fast_path(x) => {
-                kernels::bias_gelu::bias_gelu(&self.matmul(x)?, b, kind)
+                // The product is fresh: nothing else reads it.
+                kernels::bias_gelu::bias_gelu_in_place(self.matmul(x)?, b, kind)
             }
             _ => act.forward(&self.forward(x)?),
         }
@@ -102,6 +103,8 @@ impl Module for Linear {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let y = self.matmul(x)?;
         match &self.bias {
+            // The product is fresh: nothing else reads it.
+            Some(b) if kernels::fast_path(&y) => kernels::bias_gelu::bias_add_in_place(y, b),
             Some(b) => y.broadcast_add(b),
             None => Ok(y),
         }

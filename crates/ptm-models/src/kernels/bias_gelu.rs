@@ -1,7 +1,7 @@
 //! `GELU(y + bias)` fused after the intermediate matmul, in both of transformers' forms:
 //! exact (`x Φ(x)`, torch's `gelu`) and the tanh approximation (`gelu_new`).
 
-use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, InplaceOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 use super::{contiguous_f32, exp, normal_cdf, simd, tanh};
@@ -45,12 +45,43 @@ pub fn bias_gelu(y: &Tensor, bias: &Tensor, kind: Gelu) -> Result<Tensor> {
         .apply_op2(&bias.contiguous()?, BiasGelu { kind })
 }
 
+/// `GELU(y + bias)` written over `y` itself, for inference: `y` must be a tensor whose
+/// storage nothing else reads (the product just computed). Saves the output buffer and a
+/// pass over memory; with a gradient to track, or a non-contiguous `y`, it falls back to
+/// [`bias_gelu`].
+pub fn bias_gelu_in_place(y: Tensor, bias: &Tensor, kind: Gelu) -> Result<Tensor> {
+    if y.track_op() || bias.track_op() || !y.is_contiguous() {
+        return bias_gelu(&y, bias, kind);
+    }
+    y.inplace_op2(&bias.contiguous()?, &BiasActInPlace { gelu: Some(kind) })?;
+    Ok(y)
+}
+
+/// `y + bias` written over `y`, on the same terms as [`bias_gelu_in_place`] (else
+/// candle's `broadcast_add`): a linear layer's bias, on rayon's pool and in place.
+pub fn bias_add_in_place(y: Tensor, bias: &Tensor) -> Result<Tensor> {
+    if y.track_op() || bias.track_op() || !y.is_contiguous() {
+        return y.broadcast_add(bias);
+    }
+    y.inplace_op2(&bias.contiguous()?, &BiasActInPlace { gelu: None })?;
+    Ok(y)
+}
+
+/// `x ← GELU(x + bias)` (or `x + bias` without a GELU) over whole rows of `x`.
 #[inline(always)]
-fn forward_rows(kind: Gelu, b: &[f32], y: &[f32], out: &mut [f32]) {
-    let n = b.len();
-    for (or, yr) in out.chunks_exact_mut(n).zip(y.chunks_exact(n)) {
-        for ((o, &v), &bv) in or.iter_mut().zip(yr).zip(b) {
-            *o = gelu(kind, v + bv);
+fn forward_rows(kind: Option<Gelu>, b: &[f32], x: &mut [f32]) {
+    for row in x.chunks_exact_mut(b.len()) {
+        match kind {
+            Some(kind) => {
+                for (v, &bv) in row.iter_mut().zip(b) {
+                    *v = gelu(kind, *v + bv);
+                }
+            }
+            None => {
+                for (v, &bv) in row.iter_mut().zip(b) {
+                    *v += bv;
+                }
+            }
         }
     }
 }
@@ -58,20 +89,29 @@ fn forward_rows(kind: Gelu, b: &[f32], y: &[f32], out: &mut [f32]) {
 /// [`forward_rows`] compiled for AVX2 + FMA where the CPU has them. A named function
 /// with the features, not a closure: closures passed to [`simd`] are not reliably
 /// inlined into it, and this is the hottest loop outside the matrix products.
-fn forward_block(kind: Gelu, b: &[f32], y: &[f32], out: &mut [f32]) {
+fn forward_block(kind: Option<Gelu>, b: &[f32], x: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
     {
         #[target_feature(enable = "avx2,fma")]
-        unsafe fn v3(kind: Gelu, b: &[f32], y: &[f32], out: &mut [f32]) {
-            forward_rows(kind, b, y, out)
+        unsafe fn v3(kind: Option<Gelu>, b: &[f32], x: &mut [f32]) {
+            forward_rows(kind, b, x)
         }
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
             // SAFETY: the features were detected on this CPU.
-            return unsafe { v3(kind, b, y, out) };
+            return unsafe { v3(kind, b, x) };
         }
     }
-    forward_rows(kind, b, y, out)
+    forward_rows(kind, b, x)
+}
+
+/// Checks the bias against the rows; elements per rayon task (whole rows, so that the
+/// bias lines up with each row).
+fn rows_per_task(name: &str, l1: &Layout, n: usize) -> Result<usize> {
+    if l1.dims().last() != Some(&n) {
+        candle_core::bail!("{name}: bias of {n} for input {:?}", l1.dims());
+    }
+    Ok((BLOCK / n.max(1)).max(1) * n.max(1))
 }
 
 #[derive(Clone, Copy)]
@@ -96,17 +136,15 @@ impl CustomOp2 for BiasGelu {
     ) -> Result<(CpuStorage, Shape)> {
         let y = contiguous_f32(s1, l1, self.name())?;
         let b = contiguous_f32(s2, l2, self.name())?;
-        let n = b.len();
-        if l1.dims().last() != Some(&n) {
-            candle_core::bail!("bias-gelu: bias of {n} for input {:?}", l1.dims());
-        }
+        let per = rows_per_task(self.name(), l1, b.len())?;
         let kind = self.kind;
         let mut out = vec![0f32; y.len()];
-        // Whole rows per task so that the bias lines up with each row.
-        let rows_per_task = (BLOCK / n.max(1)).max(1) * n.max(1);
-        out.par_chunks_mut(rows_per_task)
-            .zip(y.par_chunks(rows_per_task))
-            .for_each(|(o, yb)| forward_block(kind, b, yb, o));
+        out.par_chunks_mut(per)
+            .zip(y.par_chunks(per))
+            .for_each(|(o, yb)| {
+                o.copy_from_slice(yb);
+                forward_block(Some(kind), b, o)
+            });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -125,6 +163,36 @@ impl CustomOp2 for BiasGelu {
         let n = bias.elem_count();
         let db = dy.reshape(((), n))?.sum(0)?.reshape(bias.shape())?;
         Ok((Some(dy), Some(db)))
+    }
+}
+
+/// [`BiasGelu`], or the bias add alone, over its input's own storage.
+struct BiasActInPlace {
+    gelu: Option<Gelu>,
+}
+
+impl InplaceOp2 for BiasActInPlace {
+    fn name(&self) -> &'static str {
+        "ptm-bias-act-in-place"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<()> {
+        let b = contiguous_f32(s2, l2, self.name())?;
+        let per = rows_per_task(self.name(), l1, b.len())?;
+        let (CpuStorage::F32(v), Some((start, end))) = (s1, l1.contiguous_offsets()) else {
+            candle_core::bail!("{}: expected a contiguous f32 tensor", self.name())
+        };
+        let kind = self.gelu;
+        v[start..end]
+            .par_chunks_mut(per)
+            .for_each(|x| forward_block(kind, b, x));
+        Ok(())
     }
 }
 
@@ -205,6 +273,35 @@ mod tests {
                 assert!(worst < 1e-5, "{kind:?} {shape:?}: {worst}");
             }
         }
+        Ok(())
+    }
+
+    #[test]
+    fn in_place_equals_out_of_place_and_keeps_gradients() -> Result<()> {
+        for kind in [Gelu::Erf, Gelu::Tanh] {
+            for (seed, shape) in [vec![1, 1], vec![3, 5, 7], vec![2, 33, 300]]
+                .into_iter()
+                .enumerate()
+            {
+                let n = *shape.last().unwrap();
+                let y = randn(seed as u64 + 7, &shape, 3.0)?;
+                let b = randn(seed as u64 + 70, &[n], 1.0)?;
+                let want = bias_gelu(&y, &b, kind)?;
+                let got = bias_gelu_in_place(y.copy()?, &b, kind)?;
+                assert_eq!(max_diff(&got, &want)?, 0.0, "{kind:?} {shape:?}");
+            }
+        }
+        let (y, b) = (randn(3, &[2, 9, 40], 2.0)?, randn(4, &[40], 1.0)?);
+        let sum = bias_add_in_place(y.copy()?, &b)?;
+        assert_eq!(max_diff(&sum, &y.broadcast_add(&b)?)?, 0.0);
+        // A tracked input is not overwritten, and the gradient still flows.
+        let y = Var::from_tensor(&randn(1, &[4, 6], 1.0)?)?;
+        let b = randn(2, &[6], 1.0)?;
+        let before = y.as_tensor().copy()?;
+        let out = bias_gelu_in_place(y.as_tensor().clone(), &b, Gelu::Erf)?;
+        assert_eq!(max_diff(y.as_tensor(), &before)?, 0.0);
+        let grads = out.sum_all()?.backward()?;
+        assert!(grads.get(y.as_tensor()).is_some());
         Ok(())
     }
 
