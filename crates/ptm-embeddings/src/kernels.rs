@@ -146,18 +146,6 @@ impl SigmoidTable {
         let i = ((f + MAX_EXP) * (EXP_TABLE_SIZE as f32 / MAX_EXP / 2.0)) as usize;
         self.table[i.min(EXP_TABLE_SIZE - 1)]
     }
-
-    /// Sigmoid clipped as word2vec.c's negative sampling does: 0 below -6, 1 above 6.
-    #[inline(always)]
-    pub fn clipped(&self, f: f32) -> f32 {
-        if f >= MAX_EXP {
-            1.0
-        } else if f <= -MAX_EXP {
-            0.0
-        } else {
-            self.get(f)
-        }
-    }
 }
 
 /// word2vec.c's 48-bit linear congruential generator (also gensim's `random_int32`).
@@ -203,7 +191,5 @@ mod tests {
             let exact = 1.0 / (1.0 + (-x).exp());
             assert!((t.get(x) - exact).abs() < 0.01, "x={x}");
         }
-        assert_eq!(t.clipped(7.0), 1.0);
-        assert_eq!(t.clipped(-7.0), 0.0);
     }
 }

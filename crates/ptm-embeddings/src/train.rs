@@ -364,7 +364,12 @@ fn output_step(
                 // SAFETY: `t` is a vocabulary index and syn1neg has one row per word; Hogwild! race.
                 let row = unsafe { syn1neg.row(t as usize) };
                 let f = dot(l1, row);
-                let g = (label - sig.clipped(f)) * alpha;
+                // gensim (`fast_sentence_*_neg`) skips a saturated score; word2vec.c would
+                // clip it to 0 or 1 and still update. Skipping matched gensim's quality.
+                if f <= -MAX_EXP || f >= MAX_EXP {
+                    continue;
+                }
+                let g = (label - sig.get(f)) * alpha;
                 axpy(g, row, neu1e);
                 axpy(g, l1, row);
             }

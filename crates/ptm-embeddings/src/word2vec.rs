@@ -196,14 +196,10 @@ impl Core {
         self.sub.map_or(0, |s| s.bucket as usize)
     }
 
-    /// Initial scale: gensim draws Word2Vec rows from ±0.5/dim, fastText (and gensim's FastText)
-    /// from ±1/dim.
+    /// Initial scale: gensim 4 draws every input row uniformly from ±1/dim (`prep_vectors`),
+    /// for Word2Vec and FastText alike (word2vec.c and gensim 3 used ±0.5/dim).
     fn init_scale(&self) -> f32 {
-        if self.sub.is_some() {
-            1.0 / self.dim() as f32
-        } else {
-            0.5 / self.dim() as f32
-        }
+        1.0 / self.dim() as f32
     }
 
     fn build_vocab(&mut self, corpus: &Corpus, update: bool) -> Result<usize> {
