@@ -139,23 +139,26 @@ impl CustomOp3 for Attention {
                     );
                 }
                 let m = mask.as_ref().map(|m| &m[bi * tk..(bi + 1) * tk]);
-                simd(|| {
-                    for row in scores.chunks_exact_mut(tk) {
-                        if let Some(m) = m {
-                            for (s, &mv) in row.iter_mut().zip(m) {
-                                *s += mv;
+                simd(
+                    #[inline(always)]
+                    || {
+                        for row in scores.chunks_exact_mut(tk) {
+                            if let Some(m) = m {
+                                for (s, &mv) in row.iter_mut().zip(m) {
+                                    *s += mv;
+                                }
+                            }
+                            let mx = max(row);
+                            for s in row.iter_mut() {
+                                *s = exp(*s - mx);
+                            }
+                            let inv = 1.0 / sum(row);
+                            for s in row.iter_mut() {
+                                *s *= inv;
                             }
                         }
-                        let mx = max(row);
-                        for s in row.iter_mut() {
-                            *s = exp(*s - mx);
-                        }
-                        let inv = 1.0 / sum(row);
-                        for s in row.iter_mut() {
-                            *s *= inv;
-                        }
-                    }
-                });
+                    },
+                );
                 unsafe {
                     gemm::gemm(
                         tq,

@@ -238,17 +238,20 @@ impl CustomOp3 for BiasGeluBwd {
         out.par_chunks_mut(per)
             .zip(y.par_chunks(per).zip(g.par_chunks(per)))
             .for_each(|(o, (yb, gb))| {
-                simd(|| {
-                    for ((or, yr), gr) in o
-                        .chunks_exact_mut(n)
-                        .zip(yb.chunks_exact(n))
-                        .zip(gb.chunks_exact(n))
-                    {
-                        for (((o, &v), &bv), &gv) in or.iter_mut().zip(yr).zip(b).zip(gr) {
-                            *o = gv * gelu_grad(kind, v + bv);
+                simd(
+                    #[inline(always)]
+                    || {
+                        for ((or, yr), gr) in o
+                            .chunks_exact_mut(n)
+                            .zip(yb.chunks_exact(n))
+                            .zip(gb.chunks_exact(n))
+                        {
+                            for (((o, &v), &bv), &gv) in or.iter_mut().zip(yr).zip(b).zip(gr) {
+                                *o = gv * gelu_grad(kind, v + bv);
+                            }
                         }
-                    }
-                })
+                    },
+                )
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }

@@ -67,7 +67,10 @@ fn forward(x: &[f32], r: Option<&[f32]>, wb: &[f32], eps: f32) -> Vec<f32> {
         .for_each(|(i, o)| {
             let xr = &x[i * n..(i + 1) * n];
             let rr = r.map(|r| &r[i * n..(i + 1) * n]);
-            simd(|| row(xr, rr, w, b, eps, o));
+            simd(
+                #[inline(always)]
+                || row(xr, rr, w, b, eps, o),
+            );
         });
     out
 }
@@ -223,31 +226,34 @@ impl CustomOp3 for LayerNormBwd {
                 for (i, dxr) in dxb.chunks_mut(n).enumerate() {
                     let r0 = (blk * BWD_BLOCK + i) * n;
                     let (sr, gr) = (&s[r0..r0 + n], &g[r0..r0 + n]);
-                    simd(|| {
-                        let nf = n as f32;
-                        let mean = sum(sr) / nf;
-                        for (h, &v) in xhat.iter_mut().zip(sr) {
-                            *h = v - mean;
-                        }
-                        let rstd = 1.0 / (dot(&xhat, &xhat) / nf + eps).sqrt();
-                        for h in xhat.iter_mut() {
-                            *h *= rstd;
-                        }
-                        for (((q, &gv), &wv), dbv) in
-                            gw.iter_mut().zip(gr).zip(w).zip(db.iter_mut())
-                        {
-                            *q = gv * wv;
-                            *dbv += gv;
-                        }
-                        for ((dwv, &gv), &h) in dw.iter_mut().zip(gr).zip(&xhat) {
-                            *dwv += gv * h;
-                        }
-                        let m1 = sum(&gw) / nf;
-                        let m2 = dot(&gw, &xhat) / nf;
-                        for ((d, &q), &h) in dxr.iter_mut().zip(&gw).zip(&xhat) {
-                            *d = rstd * (q - m1 - h * m2);
-                        }
-                    });
+                    simd(
+                        #[inline(always)]
+                        || {
+                            let nf = n as f32;
+                            let mean = sum(sr) / nf;
+                            for (h, &v) in xhat.iter_mut().zip(sr) {
+                                *h = v - mean;
+                            }
+                            let rstd = 1.0 / (dot(&xhat, &xhat) / nf + eps).sqrt();
+                            for h in xhat.iter_mut() {
+                                *h *= rstd;
+                            }
+                            for (((q, &gv), &wv), dbv) in
+                                gw.iter_mut().zip(gr).zip(w).zip(db.iter_mut())
+                            {
+                                *q = gv * wv;
+                                *dbv += gv;
+                            }
+                            for ((dwv, &gv), &h) in dw.iter_mut().zip(gr).zip(&xhat) {
+                                *dwv += gv * h;
+                            }
+                            let m1 = sum(&gw) / nf;
+                            let m2 = dot(&gw, &xhat) / nf;
+                            for ((d, &q), &h) in dxr.iter_mut().zip(&gw).zip(&xhat) {
+                                *d = rstd * (q - m1 - h * m2);
+                            }
+                        },
+                    );
                 }
             });
         Ok((CpuStorage::F32(out), Shape::from((rows + 2 * blocks, n))))

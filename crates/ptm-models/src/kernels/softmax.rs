@@ -79,7 +79,10 @@ fn forward(x: &[f32], n: usize, mask: Option<(&[f32], usize)>, scale: f32) -> Ve
         .with_min_len(min_rows)
         .for_each(|(r, (o, xr))| {
             let m = mask.map(|(m, per)| &m[(r / per) * n..(r / per + 1) * n]);
-            simd(|| row(xr, m, scale, o));
+            simd(
+                #[inline(always)]
+                || row(xr, m, scale, o),
+            );
         });
     debug_assert_eq!(out.len(), rows * n);
     out
@@ -168,12 +171,15 @@ impl CustomOp2 for SoftmaxBwd {
             .zip(y.par_chunks(n).zip(g.par_chunks(n)))
             .with_min_len((4096 / n).max(1))
             .for_each(|(o, (yr, gr))| {
-                simd(|| {
-                    let d = super::dot(yr, gr);
-                    for ((o, &yv), &gv) in o.iter_mut().zip(yr).zip(gr) {
-                        *o = scale * yv * (gv - d);
-                    }
-                })
+                simd(
+                    #[inline(always)]
+                    || {
+                        let d = super::dot(yr, gr);
+                        for ((o, &yv), &gv) in o.iter_mut().zip(yr).zip(gr) {
+                            *o = scale * yv * (gv - d);
+                        }
+                    },
+                )
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
