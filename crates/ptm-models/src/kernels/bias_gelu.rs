@@ -1,5 +1,7 @@
 //! `GELU(y + bias)` fused after the intermediate matmul, in both of transformers' forms:
 //! exact (`x Φ(x)`, torch's `gelu`) and the tanh approximation (`gelu_new`).
+//! For inference the same loop also runs in place over a fresh product, with or without the
+//! GELU: [`bias_gelu_in_place`] and [`bias_add_in_place`] (a linear layer's bias).
 
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, InplaceOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
