@@ -35,6 +35,8 @@ CACHE = os.path.join(ROOT, ".cache", "bench")
 MINILM_REAL = os.path.join(ROOT, ".cache", "models", "all-MiniLM-L6-v2")
 PTM = os.path.join(ROOT, "target", "release", "ptm")
 PTM_BENCH = os.path.join(ROOT, "target", "release", "ptm-bench")
+# ptm's --matmul-precision: "highest" (f32, the default) or "medium" (bf16 linear layers).
+MATMUL_PRECISION = ["--matmul-precision", "highest"]
 
 # name -> what it runs. "kind" picks the runner pair below.
 WORKLOADS = {
@@ -216,7 +218,7 @@ def ptm_args(w, warmup, runs):
                 "--texts", make_texts(w["batch"], w["seq"]), "--batch", "32"]
     else:
         raise ValueError(w["kind"])
-    return [PTM_BENCH] + args + ["--warmup", str(warmup), "--runs", str(runs)]
+    return [PTM_BENCH] + MATMUL_PRECISION + args + ["--warmup", str(warmup), "--runs", str(runs)]
 
 
 def ptm_timed(w, threads, warmup, runs):
@@ -247,7 +249,8 @@ def run_timed(name, w, torch_runner, a):
 
 def run_coldstart(a):
     sentence = "a sentence"
-    ptm_cmd = [PTM, "pipeline", "feature-extraction", "--model", MINILM_REAL, sentence]
+    ptm_cmd = [PTM] + MATMUL_PRECISION + ["pipeline", "feature-extraction", "--model", MINILM_REAL,
+                                          sentence]
     py_code = ("from sentence_transformers import SentenceTransformer; "
                f"m = SentenceTransformer({MINILM_REAL!r}, device='cpu'); "
                f"print(m.encode([{sentence!r}])[0][:3])")
@@ -322,6 +325,9 @@ def torch_forward_once(spec, threads):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--matmul-precision", default="highest", choices=["highest", "medium"],
+                    help="ptm's linear layers: f32 (highest) or bf16 products (medium); "
+                         "PyTorch stays f32")
     ap.add_argument("--rounds", type=int, default=5, help="interleaved torch/ptm rounds")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per side per round")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs per side per round")
@@ -333,6 +339,7 @@ def main():
                     help="only make the checkpoints and texts in .cache/bench, then exit")
     ap.add_argument("--torch-forward-once", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    MATMUL_PRECISION[1] = a.matmul_precision
     if a.torch_forward_once:
         return torch_forward_once(a.torch_forward_once, a.threads)
     if a.prepare:
@@ -356,7 +363,7 @@ def main():
     torch_runner = TorchRunner(a.threads)
     import torch
     meta = dict(threads=a.threads, rounds=a.rounds, runs_per_round=a.runs, warmup=a.warmup,
-                quick=a.quick, torch=torch.__version__, python=platform.python_version(),
+                quick=a.quick, matmul_precision=a.matmul_precision, torch=torch.__version__, python=platform.python_version(),
                 cpu=cpu_model(), git=git_head(), started=time.strftime("%Y-%m-%dT%H:%M:%S"))
     print(f"threads {a.threads}, {a.rounds} round(s) × {a.runs} run(s), torch {torch.__version__}, "
           f"{meta['cpu']}, load {load1()}", file=sys.stderr)
@@ -398,7 +405,7 @@ def main():
 def print_table(meta, results):
     kind = "quick (1 round)" if meta["quick"] else f"{meta['rounds']} interleaved rounds"
     print(f"\n{meta['threads']} threads, {kind}, torch {meta['torch']}, {meta['cpu']}, "
-          f"ptm {meta['git']}\n")
+          f"ptm {meta['git']} (matmul precision {meta.get('matmul_precision', 'highest')})\n")
     print("| workload | PyTorch | ptm | ratio ptm/torch | spread (per-round) | load 1-min before → after |")
     print("| --- | --- | --- | --- | --- | --- |")
     for r in results:

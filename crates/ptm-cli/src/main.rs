@@ -20,6 +20,12 @@ struct Cli {
     #[arg(long, global = true)]
     threads: Option<usize>,
 
+    /// Precision of f32 linear layers, as torch.set_float32_matmul_precision: `highest`
+    /// (f32) or `medium` (bf16 products with f32 sums, on AVX512-BF16 CPUs: ~1.4-2.2x
+    /// faster matrix products, outputs within ~1% of f32).
+    #[arg(long, global = true, value_parser = ["highest", "medium"])]
+    matmul_precision: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +56,15 @@ fn main() {
         let _ = rayon::ThreadPoolBuilder::new()
             .num_threads(n)
             .build_global();
+    }
+    if let Some(p) = &cli.matmul_precision {
+        if !ptm_models::kernels::set_float32_matmul_precision(p) {
+            eprintln!(
+                "error: --matmul-precision {p} needs a CPU with AVX512-BF16, which this one \
+                 lacks; use --matmul-precision highest"
+            );
+            std::process::exit(2);
+        }
     }
     let result = match cli.command {
         Command::Pipeline(args) => pipeline::run(args),

@@ -10,9 +10,12 @@
 //! gradients (see shared/design/PERF-NOTES.md). `kernels::set_fused_kernels(false)`
 //! switches the fused kernels off, leaving the candle-only path as the reference.
 
+use std::sync::Arc;
+
 use candle_core::{DType, Module, Result, Tensor, D};
 use candle_nn::{Init, VarBuilder};
 
+use crate::kernels::bf16_gemm::{Bf16Linear, PackedWeight};
 use crate::kernels::{self, bias_gelu::Gelu};
 
 /// A dense layer `y = x Wᵀ + b` with the weight stored as PyTorch does, `(out, in)`.
@@ -22,7 +25,9 @@ use crate::kernels::{self, bias_gelu::Gelu};
 /// row-major `(in, out)` right-hand side ran 2× faster at 128×768×768 and 3.5× at
 /// 128×768×3072 than on the transposed view of `(out, in)`, and up to 1.3× at 2048 rows
 /// (`examples/gemm_shapes.rs`). A trainable weight (a `Var`) keeps the view, so gradients
-/// and optimizer updates reach the parameter itself.
+/// and optimizer updates reach the parameter itself. With
+/// `kernels::set_float32_matmul_precision("medium")` an f32 inference weight is instead
+/// packed for the bf16 GEMM ([`kernels::bf16_gemm`]).
 #[derive(Clone, Debug)]
 pub struct Linear {
     /// `(out, in)`.
@@ -30,6 +35,8 @@ pub struct Linear {
     /// `(in, out)`: contiguous for inference, a view of `weight` for training.
     weight_t: Tensor,
     bias: Option<Tensor>,
+    /// The weight packed for the bf16 GEMM, when that precision was asked for.
+    bf16: Option<Arc<PackedWeight>>,
 }
 
 impl Linear {
@@ -41,6 +48,7 @@ impl Linear {
             weight,
             weight_t,
             bias,
+            bf16: None,
         })
     }
 
@@ -57,11 +65,19 @@ impl Linear {
         if weight.is_variable() {
             return Self::new(weight, Some(bias));
         }
+        if kernels::bf16_matmul_enabled() && kernels::fast_path(&weight) {
+            let w = weight.flatten_all()?.to_vec1::<f32>()?;
+            let packed = PackedWeight::pack(&w, out_dim, in_dim);
+            let mut layer = Self::new(weight, Some(bias))?;
+            layer.bf16 = Some(Arc::new(packed));
+            return Ok(layer);
+        }
         let weight_t = kernels::transpose::transpose(&weight)?; // (in, out)
         Ok(Self {
             weight: weight_t.t()?,
             weight_t,
             bias: Some(bias),
+            bf16: None,
         })
     }
 
@@ -71,6 +87,11 @@ impl Linear {
 
     /// `x Wᵀ` without the bias.
     fn matmul(&self, x: &Tensor) -> Result<Tensor> {
+        if let Some(packed) = &self.bf16 {
+            if kernels::fast_path(x) {
+                return x.contiguous()?.apply_op1(Bf16Linear(packed.clone()));
+            }
+        }
         // (…, in) x (in, out): broadcast Wᵀ over the leading dims; candle folds a
         // batch-invariant right-hand side into one GEMM over all rows, copying nothing.
         let w = match *x.dims() {

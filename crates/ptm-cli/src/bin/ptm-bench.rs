@@ -27,6 +27,10 @@ mod alloc;
     about = "Timings of ptm's encoders for scripts/bench"
 )]
 struct Cli {
+    /// `highest` (f32) or `medium` (bf16 linear layers), as `ptm --matmul-precision`.
+    #[arg(long, global = true, default_value = "highest", value_parser = ["highest", "medium"])]
+    matmul_precision: String,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -99,6 +103,12 @@ struct MatmulArgs {
 fn main() -> anyhow::Result<()> {
     alloc::keep_freed_memory();
     let cli = Cli::parse();
+    if !ptm_models::kernels::set_float32_matmul_precision(&cli.matmul_precision) {
+        bail!(
+            "--matmul-precision {} needs AVX512-BF16",
+            cli.matmul_precision
+        );
+    }
     eprintln!(
         "ptm-bench: {} thread(s) (RAYON_NUM_THREADS={})",
         candle_core::utils::get_num_threads(),

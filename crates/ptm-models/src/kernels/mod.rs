@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
 
 pub mod attention;
+pub mod bf16_gemm;
 pub mod bias_gelu;
 pub mod layer_norm;
 pub mod softmax;
@@ -30,6 +31,27 @@ pub fn set_fused_kernels(on: bool) {
 
 pub fn fused_kernels_enabled() -> bool {
     FUSED.load(Ordering::Relaxed)
+}
+
+static BF16_MATMUL: AtomicBool = AtomicBool::new(false);
+
+/// The precision of f32 linear layers loaded from now on, as PyTorch's
+/// `torch.set_float32_matmul_precision`: `"highest"` (f32, the default) or `"medium"`
+/// (inputs rounded to bf16, products accumulated in f32, on the CPU's AVX512-BF16
+/// instructions: [`bf16_gemm`]). Returns false, changing nothing, for another name, or
+/// for "medium" on a CPU without those instructions.
+pub fn set_float32_matmul_precision(precision: &str) -> bool {
+    match precision {
+        "highest" => BF16_MATMUL.store(false, Ordering::Relaxed),
+        "medium" if bf16_gemm::available() => BF16_MATMUL.store(true, Ordering::Relaxed),
+        _ => return false,
+    }
+    true
+}
+
+/// Whether linear layers loaded now use the bf16 GEMM.
+pub fn bf16_matmul_enabled() -> bool {
+    BF16_MATMUL.load(Ordering::Relaxed)
 }
 
 /// Whether the fused kernels can take this tensor: f32 on the CPU, and enabled.
