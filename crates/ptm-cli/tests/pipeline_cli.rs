@@ -418,3 +418,65 @@ fn sentence_similarity_ranks_span_every_input_not_each_batch() {
         assert!((a["score"].as_f64().unwrap() - b["score"].as_f64().unwrap()).abs() < 1e-5);
     }
 }
+
+/// `--matmul-precision medium` gives every label's f32 score within 1e-2 on a
+/// CPU with AVX512-BF16, and a usage error naming what is missing on one without.
+#[test]
+fn matmul_precision_medium_stays_near_f32() {
+    let m = model("bert-seqcls");
+    let run = |precision: &str| {
+        ptm(
+            &[
+                "--matmul-precision",
+                precision,
+                "pipeline",
+                "sentiment-analysis",
+                "--model",
+                m.to_str().unwrap(),
+                "--top-k",
+                "all",
+                "a fine film",
+                "dull",
+            ],
+            None,
+        )
+    };
+    let (f32_out, bf16_out) = (run("highest"), run("medium"));
+    assert!(f32_out.status.success());
+    if bf16_out.status.code() == Some(2) {
+        let err = String::from_utf8_lossy(&bf16_out.stderr);
+        assert!(err.contains("AVX512-BF16"), "{err}");
+        return;
+    }
+    assert!(
+        bf16_out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&bf16_out.stderr)
+    );
+    let (a, b) = (lines(&f32_out), lines(&bf16_out));
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        for x in a.as_array().unwrap() {
+            let y = b
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|y| y["label"] == x["label"]);
+            let (p, q) = (
+                x["score"].as_f64().unwrap(),
+                y.unwrap()["score"].as_f64().unwrap(),
+            );
+            assert!((p - q).abs() < 1e-2, "{}: {p} vs {q}", x["label"]);
+        }
+    }
+    let bad = ptm(
+        &[
+            "--matmul-precision",
+            "low",
+            "pipeline",
+            "sentiment-analysis",
+        ],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
