@@ -76,7 +76,8 @@ impl PackedWeight {
         let kp = k.div_ceil(2);
         let panels = n.div_ceil(NR);
         let mut data = vec![0u16; panels * kp * NR * 2];
-        data.par_chunks_mut(kp * NR * 2)
+        // (`max(1)`: rayon refuses chunks of 0 when k is 0.)
+        data.par_chunks_mut((kp * NR * 2).max(1))
             .enumerate()
             .for_each(|(panel, dst)| {
                 for c in 0..NR.min(n - panel * NR) {
@@ -105,7 +106,7 @@ pub fn matmul(x: &[f32], m: usize, w: &PackedWeight, out: &mut [f32]) {
     // x packed as [row panel][kp][MR] bf16 pairs (u32), zero-padded.
     let row_panels = m.div_ceil(MR);
     let mut a = vec![0u32; row_panels * kp * MR];
-    a.par_chunks_mut(kp * MR)
+    a.par_chunks_mut((kp * MR).max(1))
         .enumerate()
         .for_each(|(panel, dst)| {
             for r in 0..MR.min(m - panel * MR) {
