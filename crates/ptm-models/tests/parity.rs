@@ -5,57 +5,14 @@
 //! what came out. Every model must reproduce them to 1e-4, and a padded batch must give
 //! the same numbers as each input run alone.
 
-use std::path::{Path, PathBuf};
-
 use candle_core::{DType, Device, Tensor};
-use ptm_models::{AutoModel, EncoderInput, EncoderModel, LoadOptions, ModelConfig, Task};
+use ptm_models::{AutoModel, EncoderInput, EncoderModel, LoadOptions, Task};
+
+mod common;
+
+use common::*;
 
 const TOLERANCE: f32 = 1e-4;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures")
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
-fn ids(t: &Tensor) -> Tensor {
-    t.to_dtype(DType::U32).unwrap()
-}
-
-fn task_of(dir: &Path) -> Task {
-    let config = ModelConfig::from_file(&dir.join("config.json")).unwrap();
-    let class = config
-        .common
-        .architectures
-        .first()
-        .cloned()
-        .unwrap_or_default();
-    Task::from_architecture(&class).unwrap_or_else(|| panic!("unknown class {class}"))
-}
-
-/// Zeroes padded positions of a `(b, t, …)` tensor (transformers' values there are
-/// implementation-defined); `(b, …)` tensors without a token axis pass unchanged.
-fn masked(x: &Tensor, mask: &Tensor) -> Tensor {
-    let (b, t) = mask.dims2().unwrap();
-    if x.rank() < 2 || x.dim(0).unwrap() != b || x.dim(1).unwrap() != t {
-        return x.clone();
-    }
-    let mut shape = vec![b, t];
-    shape.extend(std::iter::repeat_n(1, x.rank() - 2));
-    x.broadcast_mul(&mask.reshape(shape).unwrap()).unwrap()
-}
 
 /// Checks one fixture; returns a line for the report.
 fn check(name: &str) -> String {
@@ -195,25 +152,10 @@ fn every_fixture_matches_transformers() {
 /// 8 (bf16) and 11 (f16) mantissa bits allow through two layers, not 1e-4.
 #[test]
 fn half_precision_compute_stays_near_the_f32_reference() {
-    for name in [
-        "bert-base",
-        "roberta-base",
-        "distilbert-base",
-        "albert-base",
-        "electra-base",
-        "bert-seqcls",
-    ] {
+    for name in HALF_PRECISION_FIXTURES {
         let dir = fixtures().join("models").join(name);
-        let reference = candle_core::safetensors::load(
-            fixtures().join(format!("reference/{name}.safetensors")),
-            &Device::Cpu,
-        )
-        .unwrap();
-        let input = EncoderInput {
-            input_ids: ids(&reference["input_ids"]),
-            attention_mask: ids(&reference["attention_mask"]),
-            token_type_ids: reference.get("token_type_ids").map(ids),
-        };
+        let reference = reference(name);
+        let input = reference_input(&reference);
         let mask = input.attention_mask.to_dtype(DType::F32).unwrap();
         for (dtype, bound) in [(DType::BF16, 0.1f32), (DType::F16, 2e-2)] {
             let options = LoadOptions {
