@@ -2,24 +2,13 @@
 //! transformers' f32 outputs. Its own test binary, because the precision is process-wide and
 //! the f32 parity tests must not see it.
 
-use candle_core::{DType, Tensor};
+use candle_core::DType;
 use ptm_models::kernels::{self, bf16_gemm};
 use ptm_models::{AutoModel, EncoderModel, LoadOptions};
 
 mod common;
 
 use common::*;
-
-fn max_abs(x: &Tensor) -> f32 {
-    x.abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
 
 #[test]
 fn bf16_linear_layers_stay_near_the_f32_reference() {
